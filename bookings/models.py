@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from bookwise.models import TimeStampedModel
+from catalog.models import Slot
+
+
+class BookingStatus(models.TextChoices):
+    PENDING_PAYMENT = "pending_payment", "Pending payment"
+    CONFIRMED = "confirmed", "Confirmed"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+    ATTENDED = "attended", "Attended"
+    NO_SHOW = "no_show", "No-show"
+
+
+# Statuses whose party occupies seats. A pending_payment booking counts only
+# while its hold has not run out (read-time rule, see bookings.selectors).
+SEAT_HOLDING_STATUSES = (
+    BookingStatus.PENDING_PAYMENT,
+    BookingStatus.CONFIRMED,
+    BookingStatus.ATTENDED,
+    BookingStatus.NO_SHOW,
+)
+SETTLED_HOLDING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.ATTENDED, BookingStatus.NO_SHOW)
+
+
+class Booking(TimeStampedModel):
+    slot = models.ForeignKey(Slot, on_delete=models.PROTECT, related_name="bookings")
+    customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bookings")
+    party_size = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=20, choices=BookingStatus.choices, default=BookingStatus.PENDING_PAYMENT)
+    amount = models.PositiveBigIntegerField(help_text="Total in minor units: theme price x party size.")
+    currency = models.CharField(max_length=3)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="When an unpaid hold releases its seats.")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(party_size__gt=0), name="booking_party_size_positive"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="booking_amount_non_negative"),
+            models.CheckConstraint(
+                condition=~Q(status=BookingStatus.PENDING_PAYMENT) | Q(expires_at__isnull=False),
+                name="booking_pending_has_expiry",
+            ),
+            models.UniqueConstraint(
+                fields=["customer", "slot"],
+                condition=Q(status__in=SEAT_HOLDING_STATUSES),
+                name="booking_one_active_per_customer_slot",
+                violation_error_code="already_booked",
+            ),
+        ]
+        indexes = [
+            # A customer's bookings, newest first (cursor pagination).
+            models.Index(fields=["customer", "-created_at", "-id"], name="booking_customer_recent_idx"),
+            # Seats taken on a slot: an index-only sum over the holding bookings.
+            models.Index(
+                fields=["slot"],
+                include=["party_size", "status", "expires_at"],
+                condition=Q(status__in=SEAT_HOLDING_STATUSES),
+                name="booking_slot_holding_idx",
+            ),
+            # A slot's bookings by status (participants, cancel a slot).
+            models.Index(fields=["slot", "status"], name="booking_slot_status_idx"),
+            # The expiry sweep and the unpaid-holds limit.
+            models.Index(
+                fields=["expires_at"], condition=Q(status="pending_payment"), name="booking_pending_expiry_idx"
+            ),
+            models.Index(
+                fields=["customer"], condition=Q(status="pending_payment"), name="booking_customer_pending_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Booking {self.pk} ({self.status})"
+
+
+class BookingStatusChange(models.Model):
+    """Audit trail: every status move of a booking, who made it and why."""
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=20, choices=BookingStatus.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=BookingStatus.choices)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["booking", "created_at"], name="booking_change_booking_idx")]
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.booking_id}: {self.from_status or '-'} -> {self.to_status}"

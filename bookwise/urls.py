@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from bookwise.health import HealthView
+
+api_v1 = [
+    path("health/", HealthView.as_view(), name="health"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include("accounts.urls")),
+    path("", include("merchants.urls")),
+    path("", include("catalog.urls")),
+    path("", include("bookings.urls")),
+    path("", include("reviews.urls")),
+    path("", include("payments.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("stripe/", include("djstripe.urls", namespace="djstripe")),
+]

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import BigIntegerRangeField, DateTimeRangeField, RangeOperators
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Func, Q, Value
+
+from bookwise.models import TimeStampedModel
+from merchants.models import Merchant
+
+currency_validator = RegexValidator(r"^[a-z]{3}$", "Use a lowercase ISO 4217 code, e.g. usd.")
+
+
+class Theme(TimeStampedModel):
+    """A bookable experience (an escape room, a class) sold by one merchant."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="themes")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    duration_minutes = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    price = models.PositiveIntegerField(help_text="Per person, in minor units (cents).")
+    currency = models.CharField(max_length=3, default="usd", validators=[currency_validator])
+    min_party = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
+    max_party = models.PositiveSmallIntegerField(default=6, validators=[MinValueValidator(1)])
+    cancellation_cutoff_hours = models.PositiveSmallIntegerField(
+        default=24, help_text="Customers may cancel with a full refund up to this many hours before the start."
+    )
+    is_active = models.BooleanField(default=True)
+    rating_avg = models.DecimalField(max_digits=3, decimal_places=2, default=0)
+    review_count = models.PositiveIntegerField(default=0)
+    search_vector = models.GeneratedField(
+        expression=SearchVector("title", "description", config="english"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(duration_minutes__gte=1), name="theme_duration_positive"),
+            models.CheckConstraint(condition=Q(min_party__gte=1), name="theme_min_party_positive"),
+            models.CheckConstraint(condition=Q(min_party__lte=F("max_party")), name="theme_party_range"),
+            models.CheckConstraint(condition=Q(price__gte=0), name="theme_price_non_negative"),
+            models.CheckConstraint(condition=Q(rating_avg__gte=0, rating_avg__lte=5), name="theme_rating_range"),
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "is_active"], name="theme_merchant_active_idx"),
+            models.Index(fields=["price"], condition=Q(is_active=True), name="theme_active_price_idx"),
+            models.Index(fields=["-rating_avg", "id"], condition=Q(is_active=True), name="theme_active_rating_idx"),
+            GinIndex(fields=["search_vector"], name="theme_search_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class SlotStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Int8Range(Func):
+    function = "INT8RANGE"
+    output_field = BigIntegerRangeField()
+
+
+class TsTzRange(Func):
+    function = "TSTZRANGE"
+    output_field = DateTimeRangeField()
+
+
+class Slot(TimeStampedModel):
+    """One session of a theme: a start, an end and a capacity in people."""
+
+    theme = models.ForeignKey(Theme, on_delete=models.PROTECT, related_name="slots")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    capacity = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=SlotStatus.choices, default=SlotStatus.OPEN)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(starts_at__lt=F("ends_at")), name="slot_starts_before_ends"),
+            models.CheckConstraint(condition=Q(capacity__gte=0), name="slot_capacity_non_negative"),
+            # Two non-cancelled slots of one theme never overlap. The theme is
+            # compared as the one-point range [id, id] so that the constraint
+            # needs only GiST's built-in range support, not the btree_gist
+            # extension, which the embedded PostgreSQL (pgserver) lacks.
+            ExclusionConstraint(
+                name="slot_no_overlap_per_theme",
+                expressions=[
+                    (Int8Range(F("theme_id"), F("theme_id"), Value("[]")), RangeOperators.OVERLAPS),
+                    (TsTzRange(F("starts_at"), F("ends_at"), Value("[)")), RangeOperators.OVERLAPS),
+                ],
+                condition=~Q(status=SlotStatus.CANCELLED),
+                violation_error_code="slot_overlap",
+                violation_error_message="This slot overlaps another slot of the same theme.",
+            ),
+        ]
+        indexes = [
+            # A theme's upcoming open slots (theme page, slot list).
+            models.Index(fields=["theme", "starts_at"], condition=Q(status="open"), name="slot_theme_open_start_idx"),
+            # Catalog availability window across themes.
+            models.Index(
+                fields=["starts_at"],
+                include=["theme", "capacity"],
+                condition=Q(status="open"),
+                name="slot_open_start_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.theme_id} @ {self.starts_at:%Y-%m-%d %H:%M}"

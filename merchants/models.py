@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from bookwise.models import TimeStampedModel
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a valid IANA timezone (e.g. Europe/Paris).", code="invalid_timezone")
+
+
+class MerchantStatus(models.TextChoices):
+    PENDING = "pending", "Pending approval"
+    APPROVED = "approved", "Approved"
+    SUSPENDED = "suspended", "Suspended"
+
+
+class Merchant(TimeStampedModel):
+    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="merchant")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    city = models.CharField(max_length=100)
+    timezone = models.CharField(max_length=64, validators=[validate_timezone])
+    status = models.CharField(max_length=16, choices=MerchantStatus.choices, default=MerchantStatus.PENDING)
+    approved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "city"], name="merchant_status_city_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)

@@ -1,0 +1,26 @@
+import factory
+
+from accounts.models import Role
+from accounts.tests.factories import UserFactory
+from merchants.models import Merchant, MerchantStatus
+
+
+class MerchantFactory(factory.django.DjangoModelFactory):
+    """An approved merchant whose owner has the merchant role."""
+
+    class Meta:
+        model = Merchant
+
+    owner = factory.SubFactory(UserFactory, role=Role.MERCHANT)
+    name = factory.Sequence(lambda n: f"Merchant {n}")
+    description = "Rooms and riddles."
+    city = "Lisbon"
+    timezone = "Europe/Lisbon"
+    status = MerchantStatus.APPROVED
+    approved_at = factory.LazyFunction(timezone.now)
+
+
+class PendingMerchantFactory(MerchantFactory):
+    owner = factory.SubFactory(UserFactory)
+    status = MerchantStatus.PENDING
+    approved_at = None
