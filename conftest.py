@@ -28,8 +28,10 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(settings):
-    """Throttle counters must not leak between tests."""
+    """Throttle counters must not leak between tests; passwords hash fast in tests."""
     from django.core.cache import cache
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
     cache.clear()
     yield
@@ -75,3 +77,13 @@ def admin_user(db):
 @pytest.fixture
 def admin_client_api(admin_user) -> APIClient:
     return bearer_client(admin_user)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _celery_eager():
+    """Tasks run in-process in tests (on commit, as in production), never through a broker."""
+    from bookwise.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield

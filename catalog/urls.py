@@ -1,3 +1,11 @@
+from rest_framework.routers import SimpleRouter
+
+from catalog.api import SlotViewSet, ThemeViewSet
+
 app_name = "catalog"
 
-urlpatterns: list = []
+router = SimpleRouter()
+router.register("themes", ThemeViewSet, basename="theme")
+router.register("slots", SlotViewSet, basename="slot")
+
+urlpatterns = router.urls

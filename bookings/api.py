@@ -1,0 +1,146 @@
+"""Bookings API: join a slot, my bookings, cancel, participants, attendance."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.permissions import user_is_platform_admin
+from bookings import selectors, services
+from bookings.models import Booking, BookingStatus
+from bookwise.pagination import DefaultPagination, NewestFirstCursorPagination
+from catalog import selectors as catalog_selectors
+
+ERROR = inline_serializer("BookingError", {"detail": serializers.CharField(), "code": serializers.CharField()})
+
+
+class BookingOutSerializer(serializers.ModelSerializer):
+    theme = serializers.IntegerField(source="slot.theme_id", read_only=True)
+    theme_title = serializers.CharField(source="slot.theme.title", read_only=True)
+    starts_at = serializers.DateTimeField(source="slot.starts_at", read_only=True)
+
+    class Meta:
+        model = Booking
+        fields = [
+            "id",
+            "slot",
+            "theme",
+            "theme_title",
+            "starts_at",
+            "party_size",
+            "status",
+            "amount",
+            "currency",
+            "expires_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class JoinSerializer(serializers.Serializer):
+    party_size = serializers.IntegerField(min_value=1, max_value=1000, required=False, default=1)
+
+
+class CustomerSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    full_name = serializers.CharField()
+    email = serializers.EmailField()
+
+
+class ParticipantSerializer(serializers.ModelSerializer):
+    booking = serializers.IntegerField(source="id")
+    customer = CustomerSerializer()
+
+    class Meta:
+        model = Booking
+        fields = ["booking", "customer", "party_size", "status", "created_at"]
+        read_only_fields = fields
+
+
+class AttendanceSerializer(serializers.Serializer):
+    booking = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    status = serializers.ChoiceField(choices=[BookingStatus.ATTENDED, BookingStatus.NO_SHOW])
+
+
+class SlotJoinView(GenericAPIView):
+    """POST /slots/{id}/join/: hold seats for the caller's party."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = JoinSerializer
+    throttle_scope = "join"
+
+    @extend_schema(request=JoinSerializer, responses={201: BookingOutSerializer, 400: None, 404: None, 409: ERROR})
+    def post(self, request: Request, slot_id: int) -> Response:
+        slot = get_object_or_404(catalog_selectors.slot_visible_to(user=request.user), pk=slot_id)
+        data = JoinSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        booking = services.booking_join(
+            slot_id=slot.pk, customer=request.user, party_size=data.validated_data["party_size"]
+        )
+        return Response(BookingOutSerializer(booking).data, status=status.HTTP_201_CREATED)
+
+
+class SlotParticipantsView(GenericAPIView):
+    """GET /slots/{id}/participants/: the slot's active bookings, for its merchant and admins."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = ParticipantSerializer
+    pagination_class = DefaultPagination
+
+    @extend_schema(responses={200: ParticipantSerializer(many=True), 403: None, 404: None})
+    def get(self, request: Request, slot_id: int) -> Response:
+        slot = get_object_or_404(catalog_selectors.slot_visible_to(user=request.user), pk=slot_id)
+        if not (user_is_platform_admin(request.user) or slot.theme.merchant.owner_id == request.user.pk):
+            raise PermissionDenied("Only the slot's merchant may see its participants.")
+        page = self.paginate_queryset(selectors.slot_participants(slot_id=slot.pk))
+        return self.get_paginated_response(ParticipantSerializer(page, many=True).data)
+
+
+class BookingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    permission_classes = [IsAuthenticated]
+    serializer_class = BookingOutSerializer
+    pagination_class = NewestFirstCursorPagination
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        if self.action == "list":
+            return selectors.booking_list_for(user=self.request.user)
+        return selectors.booking_visible_to(user=self.request.user)
+
+    @extend_schema(request=None, responses={200: BookingOutSerializer, 404: None, 409: ERROR})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk=None) -> Response:
+        booking = self.get_object()
+        booking = services.booking_cancel(booking_id=booking.pk, by=request.user)
+        booking = selectors.booking_visible_to(user=request.user).get(pk=booking.pk)
+        return Response(BookingOutSerializer(booking).data)
+
+
+class AttendanceView(GenericAPIView):
+    """POST /attendance/: the slot's merchant marks a booking attended or no-show."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = AttendanceSerializer
+
+    @extend_schema(
+        request=AttendanceSerializer, responses={200: BookingOutSerializer, 400: None, 404: None, 409: ERROR}
+    )
+    def post(self, request: Request) -> Response:
+        data = AttendanceSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        managed = Booking.objects.all()
+        if not user_is_platform_admin(request.user):
+            managed = managed.filter(slot__theme__merchant__owner=request.user)
+        booking = get_object_or_404(managed, pk=data.validated_data["booking"])
+        booking = services.booking_mark_attendance(
+            booking_id=booking.pk, status=data.validated_data["status"], by=request.user
+        )
+        booking = selectors.booking_visible_to(user=request.user).get(pk=booking.pk)
+        return Response(BookingOutSerializer(booking).data)

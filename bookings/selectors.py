@@ -1,0 +1,77 @@
+"""Reads of bookings and seats, each with its visibility rule."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from accounts.permissions import user_is_platform_admin
+from bookings.models import SETTLED_HOLDING_STATUSES, Booking, BookingStatus
+
+
+def holding_q(now: datetime, prefix: str = "") -> Q:
+    """Bookings that occupy seats at `now`: settled ones, and unpaid holds not yet run out.
+
+    An unpaid hold stops counting the moment `expires_at` passes, before the
+    periodic sweep marks it expired (read-time rule).
+    """
+    return Q(**{f"{prefix}status__in": SETTLED_HOLDING_STATUSES}) | Q(
+        **{f"{prefix}status": BookingStatus.PENDING_PAYMENT, f"{prefix}expires_at__gt": now}
+    )
+
+
+def seats_taken(*, slot_id: int, now: datetime | None = None, exclude_booking_id: int | None = None) -> int:
+    """Seats held on a slot. Under the slot row lock this is the number a join may trust."""
+    now = now or timezone.now()
+    qs = Booking.objects.filter(holding_q(now), slot_id=slot_id)
+    if exclude_booking_id is not None:
+        qs = qs.exclude(pk=exclude_booking_id)
+    return qs.aggregate(n=Coalesce(Sum("party_size"), 0))["n"]
+
+
+def seats_taken_subquery(now: datetime, slot_ref: str = "pk") -> Coalesce:
+    """Correlated subquery: seats held on the slot `slot_ref` points at (one index scan per slot)."""
+    taken = (
+        Booking.objects.filter(holding_q(now), slot_id=OuterRef(slot_ref))
+        .order_by()
+        .values("slot_id")
+        .annotate(n=Sum("party_size"))
+        .values("n")
+    )
+    return Coalesce(Subquery(taken, output_field=IntegerField()), Value(0))
+
+
+def seats_left_expression(now: datetime, slot_ref: str = "pk"):
+    """`capacity - seats taken`, never below zero (capacity may have been lowered)."""
+    return Greatest(F("capacity") - seats_taken_subquery(now, slot_ref), Value(0))
+
+
+def booking_list_for(*, user) -> QuerySet[Booking]:
+    """The caller's own bookings, newest first."""
+    return Booking.objects.filter(customer=user).select_related("slot", "slot__theme").order_by("-created_at", "-id")
+
+
+def booking_visible_to(*, user) -> QuerySet[Booking]:
+    """Bookings a user may open: their own, those on their merchant's slots, or all for admins."""
+    qs = Booking.objects.select_related("slot", "slot__theme", "slot__theme__merchant", "customer")
+    if user_is_platform_admin(user):
+        return qs
+    return qs.filter(Q(customer=user) | Q(slot__theme__merchant__owner=user))
+
+
+def slot_participants(*, slot_id: int, now: datetime | None = None) -> QuerySet[Booking]:
+    """Active bookings on a slot (holding seats now), oldest first, with their customers."""
+    now = now or timezone.now()
+    return (
+        Booking.objects.filter(holding_q(now), slot_id=slot_id).select_related("customer").order_by("created_at", "id")
+    )
+
+
+def customer_unpaid_hold_count(*, customer_id: int, now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    return Booking.objects.filter(
+        customer_id=customer_id, status=BookingStatus.PENDING_PAYMENT, expires_at__gt=now
+    ).count()

@@ -1,0 +1,307 @@
+"""The booking engine: join, cancel, confirm after payment, expire, attendance.
+
+Seat rules (PRODUCT.md): a join counts seats and inserts its booking inside
+one transaction that holds the slot's row lock, so no two joins on one slot
+ever count at the same time, in any number of processes. Lock order, to stay
+free of deadlocks: customer row, then slot row, then booking rows.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.permissions import user_is_platform_admin
+from bookings.models import SEAT_HOLDING_STATUSES, Booking, BookingStatus, BookingStatusChange
+from bookings.selectors import customer_unpaid_hold_count, seats_taken
+from bookwise.errors import DomainError, InvalidInput
+from catalog.models import Slot, SlotStatus
+from merchants.models import MerchantStatus
+
+# Every legal move. Anything else is refused by `_transition`.
+ALLOWED_TRANSITIONS: dict[str, set[str]] = {
+    BookingStatus.PENDING_PAYMENT: {BookingStatus.CONFIRMED, BookingStatus.CANCELLED, BookingStatus.EXPIRED},
+    BookingStatus.EXPIRED: {BookingStatus.CONFIRMED},  # a late payment while seats are still free
+    BookingStatus.CONFIRMED: {BookingStatus.CANCELLED, BookingStatus.ATTENDED, BookingStatus.NO_SHOW},
+    BookingStatus.ATTENDED: {BookingStatus.NO_SHOW},
+    BookingStatus.NO_SHOW: {BookingStatus.ATTENDED},
+    BookingStatus.CANCELLED: set(),
+}
+
+
+def _transition(booking: Booking, to: str, *, by=None, reason: str = "", now: datetime | None = None) -> None:
+    """Move a booking to `to` and write the audit row. Caller holds the booking row lock."""
+    now = now or timezone.now()
+    current = booking.status
+    if to not in ALLOWED_TRANSITIONS.get(current, set()):
+        raise DomainError("invalid_transition", f"A {current} booking cannot become {to}.")
+    booking.status = to
+    fields = ["status", "updated_at"]
+    if to == BookingStatus.CONFIRMED:
+        booking.confirmed_at = now
+        booking.expires_at = None
+        fields += ["confirmed_at", "expires_at"]
+    elif to == BookingStatus.CANCELLED:
+        booking.cancelled_at = now
+        fields.append("cancelled_at")
+    booking.save(update_fields=fields)
+    BookingStatusChange.objects.create(
+        booking=booking,
+        from_status=current,
+        to_status=to,
+        changed_by=by if getattr(by, "pk", None) else None,
+        reason=reason[:200],
+    )
+
+
+def _slot_closed_reason(slot: Slot, now: datetime) -> str | None:
+    theme = slot.theme
+    if slot.status != SlotStatus.OPEN:
+        return "This slot was cancelled."
+    if slot.starts_at <= now:
+        return "This slot has already started."
+    if not theme.is_active or theme.merchant.status != MerchantStatus.APPROVED:
+        return "This theme is not bookable."
+    return None
+
+
+def booking_join(*, slot_id: int, customer, party_size: int = 1, now: datetime | None = None) -> Booking:
+    """Hold `party_size` seats on a slot for a customer.
+
+    A paid theme gives a `pending_payment` hold for BOOKING_HOLD_MINUTES; a
+    free theme confirms at once. Raises DomainError slot_full / already_booked /
+    slot_closed / too_many_holds, InvalidInput for a party size out of range.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        # The customer row lock serialises one customer's joins, so the
+        # unpaid-holds limit cannot be passed by joining many slots at once.
+        get_user_model().objects.select_for_update().only("pk").get(pk=customer.pk)
+        try:
+            slot = (
+                Slot.objects.select_for_update(of=("self",)).select_related("theme", "theme__merchant").get(pk=slot_id)
+            )
+        except Slot.DoesNotExist:
+            raise DomainError("not_found", "No such slot.", http_status=404) from None
+        theme = slot.theme
+
+        closed = _slot_closed_reason(slot, now)
+        if closed:
+            raise DomainError("slot_closed", closed)
+        if not theme.min_party <= party_size <= theme.max_party:
+            raise InvalidInput(
+                "invalid_party_size",
+                f"Party size must be between {theme.min_party} and {theme.max_party}.",
+                field="party_size",
+            )
+
+        existing = (
+            Booking.objects.select_for_update()
+            .filter(slot=slot, customer_id=customer.pk, status__in=SEAT_HOLDING_STATUSES)
+            .first()
+        )
+        if existing is not None:
+            if existing.status == BookingStatus.PENDING_PAYMENT and existing.expires_at <= now:
+                # The customer's own hold ran out but the sweep has not run yet.
+                _transition(existing, BookingStatus.EXPIRED, reason="hold expired (found at re-join)", now=now)
+            else:
+                raise DomainError("already_booked", "You already have a booking on this slot.")
+
+        is_free = theme.price == 0
+        if not is_free and customer_unpaid_hold_count(customer_id=customer.pk, now=now) >= (
+            settings.BOOKING_MAX_UNPAID_HOLDS
+        ):
+            raise DomainError(
+                "too_many_holds",
+                f"You already hold {settings.BOOKING_MAX_UNPAID_HOLDS} unpaid bookings: pay or cancel one first.",
+            )
+
+        left = slot.capacity - seats_taken(slot_id=slot.pk, now=now)
+        if party_size > left:
+            raise DomainError("slot_full", f"Only {max(left, 0)} seats are left on this slot.")
+
+        try:
+            with transaction.atomic():
+                booking = Booking.objects.create(
+                    slot=slot,
+                    customer_id=customer.pk,
+                    party_size=party_size,
+                    status=BookingStatus.CONFIRMED if is_free else BookingStatus.PENDING_PAYMENT,
+                    amount=theme.price * party_size,
+                    currency=theme.currency,
+                    expires_at=None if is_free else now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES),
+                    confirmed_at=now if is_free else None,
+                )
+        except IntegrityError:
+            # Backstop: the conditional unique constraint (one active booking per slot).
+            raise DomainError("already_booked", "You already have a booking on this slot.") from None
+        BookingStatusChange.objects.create(
+            booking=booking, from_status="", to_status=booking.status, changed_by=customer, reason="joined"
+        )
+    if is_free:
+        _notify_on_commit("booking_confirmed", booking.pk)
+    return booking
+
+
+def _customer_may_refund_cancel(booking: Booking, now: datetime) -> bool:
+    cutoff = booking.slot.starts_at - timedelta(hours=booking.slot.theme.cancellation_cutoff_hours)
+    return now <= cutoff
+
+
+def booking_cancel(*, booking_id: int, by, reason: str = "", now: datetime | None = None) -> Booking:
+    """Cancel a booking and free its seats; a paid booking is refunded in full.
+
+    Customers may cancel a paid booking up to the theme's cutoff before the
+    start; merchants (and admins) may cancel until the slot ends, always with a
+    full refund. Caller has already checked that `by` may see the booking.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        booking = (
+            Booking.objects.select_for_update(of=("self",))
+            .select_related("slot", "slot__theme", "slot__theme__merchant")
+            .get(pk=booking_id)
+        )
+        merchant_side = by is not None and (
+            user_is_platform_admin(by) or booking.slot.theme.merchant.owner_id == getattr(by, "pk", None)
+        )
+        if booking.status == BookingStatus.PENDING_PAYMENT and booking.expires_at <= now:
+            _transition(booking, BookingStatus.EXPIRED, reason="hold expired (found at cancel)", now=now)
+            raise DomainError("not_cancellable", "This hold has already expired.")
+        if booking.status not in (BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED):
+            raise DomainError(
+                "not_cancellable", f"A {booking.get_status_display().lower()} booking cannot be cancelled."
+            )
+        if merchant_side:
+            if booking.slot.ends_at <= now:
+                raise DomainError("not_cancellable", "This slot has already ended.")
+        elif booking.status == BookingStatus.CONFIRMED and booking.amount > 0:
+            if not _customer_may_refund_cancel(booking, now):
+                raise DomainError(
+                    "not_cancellable",
+                    f"Paid bookings can be cancelled up to {booking.slot.theme.cancellation_cutoff_hours} hours "
+                    "before the start.",
+                )
+        elif booking.slot.starts_at <= now:
+            raise DomainError("not_cancellable", "This slot has already started.")
+
+        _transition(booking, BookingStatus.CANCELLED, by=by, reason=reason or "cancelled", now=now)
+        if booking.amount > 0:
+            # Records a refund of any succeeded payment in this transaction; Stripe
+            # is called after commit. A payment still in flight is refunded when it
+            # lands (booking_confirm_payment answers MUST_REFUND for a cancelled booking).
+            from payments.services import payment_refund_for_booking
+
+            payment_refund_for_booking(
+                booking_id=booking.pk, reason="merchant_cancel" if merchant_side else "customer_cancel"
+            )
+    _notify_on_commit("booking_cancelled", booking.pk)
+    return booking
+
+
+class ConfirmOutcome(enum.StrEnum):
+    CONFIRMED = "confirmed"
+    ALREADY_CONFIRMED = "already_confirmed"
+    MUST_REFUND = "must_refund"  # paid, but the seats are gone or the booking was cancelled
+
+
+def booking_confirm_payment(*, booking_id: int, now: datetime | None = None) -> ConfirmOutcome:
+    """Apply a successful payment to its booking. Idempotent; never moves a booking backwards.
+
+    A payment that lands after the hold ran out still confirms the booking when
+    the seats are free, under the same slot lock as a join; otherwise the
+    caller must refund it.
+    """
+    now = now or timezone.now()
+    slot_id = Booking.objects.filter(pk=booking_id).values_list("slot_id", flat=True).first()
+    if slot_id is None:
+        raise DomainError("not_found", "No such booking.", http_status=404)
+    with transaction.atomic():
+        slot = Slot.objects.select_for_update(of=("self",)).select_related("theme").get(pk=slot_id)
+        booking = Booking.objects.select_for_update().get(pk=booking_id)
+        if booking.status in (BookingStatus.CONFIRMED, BookingStatus.ATTENDED, BookingStatus.NO_SHOW):
+            return ConfirmOutcome.ALREADY_CONFIRMED
+        if booking.status == BookingStatus.CANCELLED:
+            return ConfirmOutcome.MUST_REFUND
+        if booking.status == BookingStatus.PENDING_PAYMENT and booking.expires_at > now:
+            _transition(booking, BookingStatus.CONFIRMED, reason="payment succeeded", now=now)
+        else:
+            # Late payment: the hold ran out (swept or not). Same rules as a join.
+            if booking.status == BookingStatus.PENDING_PAYMENT:
+                _transition(booking, BookingStatus.EXPIRED, reason="hold expired before payment", now=now)
+            free = slot.capacity - seats_taken(slot_id=slot.pk, now=now, exclude_booking_id=booking.pk)
+            still_bookable = slot.status == SlotStatus.OPEN and slot.starts_at > now and booking.party_size <= free
+            if not still_bookable:
+                return ConfirmOutcome.MUST_REFUND
+            try:
+                with transaction.atomic():
+                    _transition(booking, BookingStatus.CONFIRMED, reason="late payment, seats still free", now=now)
+            except IntegrityError:
+                # The customer booked the slot again meanwhile: this payment is surplus.
+                return ConfirmOutcome.MUST_REFUND
+    _notify_on_commit("booking_confirmed", booking_id)
+    return ConfirmOutcome.CONFIRMED
+
+
+def bookings_expire_due(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Mark unpaid holds whose time ran out as expired. Safe to run twice and concurrently.
+
+    Rows are claimed with SKIP LOCKED, so concurrent sweeps split the work and
+    a booking being paid right now is left for the next sweep.
+    """
+    now = now or timezone.now()
+    total = 0
+    while True:
+        with transaction.atomic():
+            due = list(
+                Booking.objects.select_for_update(skip_locked=True)
+                .filter(status=BookingStatus.PENDING_PAYMENT, expires_at__lte=now)
+                .order_by("expires_at", "id")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not due:
+                return total
+            updated = Booking.objects.filter(pk__in=due, status=BookingStatus.PENDING_PAYMENT).update(
+                status=BookingStatus.EXPIRED, updated_at=now
+            )
+            BookingStatusChange.objects.bulk_create(
+                BookingStatusChange(
+                    booking_id=pk,
+                    from_status=BookingStatus.PENDING_PAYMENT,
+                    to_status=BookingStatus.EXPIRED,
+                    reason="hold expired",
+                )
+                for pk in due
+            )
+            total += updated
+        if len(due) < batch_size:
+            return total
+
+
+def booking_mark_attendance(*, booking_id: int, status: str, by, now: datetime | None = None) -> Booking:
+    """Mark a confirmed booking attended or no-show once its slot has started (may be changed later)."""
+    now = now or timezone.now()
+    if status not in (BookingStatus.ATTENDED, BookingStatus.NO_SHOW):
+        raise InvalidInput("invalid_status", "Status must be attended or no_show.", field="status")
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update(of=("self",)).select_related("slot").get(pk=booking_id)
+        if booking.status not in (BookingStatus.CONFIRMED, BookingStatus.ATTENDED, BookingStatus.NO_SHOW):
+            raise DomainError("not_confirmed", "Only confirmed bookings can be marked.")
+        if booking.slot.starts_at > now:
+            raise DomainError("slot_not_started", "Attendance can be marked once the slot has started.")
+        if booking.status != status:
+            _transition(booking, status, by=by, reason="attendance", now=now)
+    return booking
+
+
+def _notify_on_commit(event: str, booking_id: int) -> None:
+    """Hook for notifications (emails) after commit; tasks take ids."""
+    from bookings import tasks
+
+    task = {"booking_confirmed": tasks.send_booking_confirmed, "booking_cancelled": tasks.send_booking_cancelled}[event]
+    transaction.on_commit(lambda: task.delay(booking_id))

@@ -1,0 +1,290 @@
+"""Catalog API: themes and their slots. Thin: parse, scope, call one service, render."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.permissions import user_approved_merchant, user_is_platform_admin
+from bookwise.fields import AwareDateTimeField, parse_aware_query_param
+from bookwise.pagination import NoCountPagination
+from catalog import selectors, services
+from catalog.models import Slot, Theme
+
+MAX_PRICE = 100_000_000
+MAX_CAPACITY = 10_000
+ERROR = inline_serializer("Error", {"detail": serializers.CharField(), "code": serializers.CharField()})
+
+
+class ThemeOutSerializer(serializers.ModelSerializer):
+    rating_avg = serializers.FloatField(read_only=True)
+    merchant_name = serializers.CharField(source="merchant.name", read_only=True)
+    city = serializers.CharField(source="merchant.city", read_only=True)
+
+    class Meta:
+        model = Theme
+        fields = [
+            "id",
+            "merchant",
+            "merchant_name",
+            "city",
+            "title",
+            "description",
+            "duration_minutes",
+            "price",
+            "currency",
+            "min_party",
+            "max_party",
+            "cancellation_cutoff_hours",
+            "rating_avg",
+            "review_count",
+            "is_active",
+        ]
+        read_only_fields = fields
+
+
+class ThemeInSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(allow_blank=True, required=False, max_length=10_000)
+    duration_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60)
+    price = serializers.IntegerField(min_value=0, max_value=MAX_PRICE)
+    currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False, default="usd")
+    min_party = serializers.IntegerField(min_value=1, max_value=1000, required=False, default=1)
+    max_party = serializers.IntegerField(min_value=1, max_value=1000, required=False, default=6)
+    cancellation_cutoff_hours = serializers.IntegerField(min_value=0, max_value=24 * 30, required=False, default=24)
+    is_active = serializers.BooleanField(required=False, default=True)
+
+
+class SlotOutSerializer(serializers.ModelSerializer):
+    seats_left = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Slot
+        fields = ["id", "theme", "starts_at", "ends_at", "capacity", "seats_left", "status"]
+        read_only_fields = fields
+
+    def get_seats_left(self, slot: Slot) -> int:
+        return selectors.seats_left_of(slot)
+
+
+class SlotInSerializer(serializers.Serializer):
+    starts_at = AwareDateTimeField()
+    ends_at = AwareDateTimeField(required=False)
+    capacity = serializers.IntegerField(min_value=0, max_value=MAX_CAPACITY)
+
+
+class SlotCapacitySerializer(serializers.Serializer):
+    capacity = serializers.IntegerField(min_value=0, max_value=MAX_CAPACITY)
+
+
+class SlotBulkSerializer(serializers.Serializer):
+    start_date = serializers.DateField()
+    end_date = serializers.DateField()
+    weekdays = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=6), min_length=1, max_length=7
+    )
+    times = serializers.ListField(child=serializers.TimeField(input_formats=["%H:%M"]), min_length=1, max_length=48)
+    capacity = serializers.IntegerField(min_value=0, max_value=MAX_CAPACITY)
+
+    def validate(self, attrs):
+        if (attrs["end_date"] - attrs["start_date"]).days > 366:
+            raise serializers.ValidationError({"end_date": ["A schedule may span at most one year."]})
+        return attrs
+
+
+BULK_RESULT = inline_serializer(
+    "SlotBulkResult", {"created": serializers.IntegerField(), "skipped": serializers.IntegerField()}
+)
+
+
+class ThemeListParams(serializers.Serializer):
+    search = serializers.CharField(required=False, max_length=200)
+    merchant = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    city = serializers.CharField(required=False, max_length=100)
+    min_price = serializers.IntegerField(required=False, min_value=0, max_value=MAX_PRICE)
+    max_price = serializers.IntegerField(required=False, min_value=0, max_value=MAX_PRICE)
+    available_from = AwareDateTimeField(required=False)
+    available_to = AwareDateTimeField(required=False)
+    ordering = serializers.ChoiceField(choices=list(selectors.THEME_ORDERINGS), required=False)
+
+
+def _ensure_owner(user, theme: Theme) -> None:
+    if not (user_is_platform_admin(user) or theme.merchant.owner_id == user.pk):
+        raise PermissionDenied("Only the theme's merchant may do this.")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[ThemeListParams, OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+        responses={200: ThemeOutSerializer(many=True), 400: OpenApiResponse(description="Bad filter")},
+    ),
+    retrieve=extend_schema(responses={200: ThemeOutSerializer, 404: OpenApiResponse(description="Not found")}),
+    create=extend_schema(request=ThemeInSerializer, responses={201: ThemeOutSerializer, 400: None, 403: None}),
+    partial_update=extend_schema(
+        request=ThemeInSerializer(partial=True), responses={200: ThemeOutSerializer, 400: None, 403: None, 404: None}
+    ),
+    destroy=extend_schema(responses={204: None, 403: None, 404: None}),
+)
+class ThemeViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = ThemeOutSerializer
+    pagination_class = NoCountPagination
+    lookup_value_regex = r"\d+"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        if self.action == "list":
+            params = ThemeListParams(data=self.request.query_params)
+            params.is_valid(raise_exception=True)
+            data = params.validated_data
+            return selectors.theme_list_filtered(
+                filters=selectors.ThemeFilters(
+                    search=data.get("search"),
+                    merchant_id=data.get("merchant"),
+                    city=data.get("city"),
+                    min_price=data.get("min_price"),
+                    max_price=data.get("max_price"),
+                    available_from=data.get("available_from"),
+                    available_to=data.get("available_to"),
+                    ordering=data.get("ordering"),
+                )
+            )
+        return selectors.theme_visible_to(user=self.request.user)
+
+    def get_permissions(self):
+        if self.action in ("list", "retrieve", "slots") and self.request.method == "GET":
+            return [AllowAny()]
+        return [IsAuthenticated()]
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        merchant = user_approved_merchant(request.user)
+        if merchant is None:
+            raise PermissionDenied("Only approved merchants may create themes.")
+        data = ThemeInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        theme = services.theme_create(merchant=merchant, **data.validated_data)
+        return Response(ThemeOutSerializer(theme).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        theme = self.get_object()
+        _ensure_owner(request.user, theme)
+        data = ThemeInSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        theme = services.theme_update(theme=theme, **data.validated_data)
+        return Response(ThemeOutSerializer(theme).data)
+
+    def update(self, request: Request, *args, **kwargs) -> Response:
+        return self.partial_update(request, *args, **kwargs)
+
+    def destroy(self, request: Request, *args, **kwargs) -> Response:
+        theme = self.get_object()
+        _ensure_owner(request.user, theme)
+        services.theme_deactivate(theme=theme)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        methods=["GET"],
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATETIME, description="Window start (with offset)"),
+            OpenApiParameter("to", OpenApiTypes.DATETIME, description="Window end (with offset)"),
+        ],
+        responses={200: SlotOutSerializer(many=True), 400: None, 404: None},
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=SlotInSerializer,
+        responses={201: SlotOutSerializer, 400: None, 403: None, 404: None, 409: ERROR},
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=NoCountPagination)
+    def slots(self, request: Request, pk=None) -> Response:
+        theme = get_object_or_404(selectors.theme_visible_to(user=request.user), pk=pk)
+        if request.method == "GET":
+            qs = selectors.slot_list_for_theme(
+                theme_id=theme.pk,
+                start=parse_aware_query_param(request, "from"),
+                end=parse_aware_query_param(request, "to"),
+            )
+            page = self.paginate_queryset(qs)
+            return self.get_paginated_response(SlotOutSerializer(page, many=True).data)
+        _ensure_owner(request.user, theme)
+        data = SlotInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        slot = services.slot_create(theme=theme, **data.validated_data)
+        return Response(SlotOutSerializer(slot).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=SlotBulkSerializer, responses={201: BULK_RESULT, 400: None, 403: None, 404: None})
+    @action(detail=True, methods=["post"], url_path="slots/bulk")
+    def bulk(self, request: Request, pk=None) -> Response:
+        theme = get_object_or_404(selectors.theme_visible_to(user=request.user), pk=pk)
+        _ensure_owner(request.user, theme)
+        data = SlotBulkSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        created, skipped = services.slot_bulk_create(theme=theme, **data.validated_data)
+        return Response({"created": created, "skipped": skipped}, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    retrieve=extend_schema(responses={200: SlotOutSerializer, 404: None}),
+    partial_update=extend_schema(
+        request=SlotCapacitySerializer, responses={200: SlotOutSerializer, 400: None, 403: None, 404: None, 409: ERROR}
+    ),
+)
+class SlotViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = SlotOutSerializer
+    lookup_value_regex = r"\d+"
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.with_seats_left(selectors.slot_visible_to(user=self.request.user))
+
+    def get_permissions(self):
+        if self.action == "retrieve":
+            return [AllowAny()]
+        return [IsAuthenticated()]
+
+    def _owned_slot(self) -> Slot:
+        slot = self.get_object()
+        _ensure_owner(self.request.user, slot.theme)
+        return slot
+
+    def partial_update(self, request: Request, pk=None) -> Response:
+        slot = self._owned_slot()
+        data = SlotCapacitySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        slot = services.slot_update_capacity(slot=slot, capacity=data.validated_data["capacity"])
+        return Response(SlotOutSerializer(slot).data)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: inline_serializer(
+                "SlotCancelResult", {"slot": SlotOutSerializer(), "cancelled_bookings": serializers.IntegerField()}
+            ),
+            403: None,
+            404: None,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk=None) -> Response:
+        slot = self._owned_slot()
+        slot, cancelled = services.slot_cancel(slot=slot, by=request.user)
+        return Response({"slot": SlotOutSerializer(slot).data, "cancelled_bookings": cancelled})

@@ -1,0 +1,252 @@
+"""Writes of themes and slots.
+
+Slot creation for one theme is serialised by a lock on the theme row, so the
+overlap pre-check gives a clear error and the exclusion constraint stays a
+backstop that is never hit in normal operation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from bookings.models import Booking, BookingStatus
+from bookings.selectors import holding_q, seats_taken
+from bookwise.errors import DomainError, InvalidInput
+from catalog.models import Slot, SlotStatus, Theme
+from merchants.models import Merchant
+
+THEME_EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "duration_minutes",
+    "price",
+    "currency",
+    "min_party",
+    "max_party",
+    "cancellation_cutoff_hours",
+    "is_active",
+)
+
+
+def _validate_party_range(min_party: int, max_party: int) -> None:
+    if min_party > max_party:
+        raise InvalidInput("invalid_party_range", "min_party must not exceed max_party.", field="min_party")
+
+
+def theme_create(*, merchant: Merchant, **fields: Any) -> Theme:
+    data = {k: v for k, v in fields.items() if k in THEME_EDITABLE_FIELDS}
+    _validate_party_range(data.get("min_party", 1), data.get("max_party", 6))
+    if "currency" in data:
+        data["currency"] = data["currency"].lower()
+    return Theme.objects.create(merchant=merchant, **data)
+
+
+def theme_update(*, theme: Theme, **fields: Any) -> Theme:
+    changes = {k: v for k, v in fields.items() if k in THEME_EDITABLE_FIELDS}
+    if "currency" in changes:
+        changes["currency"] = changes["currency"].lower()
+    for name, value in changes.items():
+        setattr(theme, name, value)
+    _validate_party_range(theme.min_party, theme.max_party)
+    if changes:
+        theme.save(update_fields=[*changes, "updated_at"])
+    return theme
+
+
+def theme_deactivate(*, theme: Theme) -> Theme:
+    """Hide a theme from the catalog; its slots, bookings and reviews stay as history."""
+    if theme.is_active:
+        theme.is_active = False
+        theme.save(update_fields=["is_active", "updated_at"])
+    return theme
+
+
+def _overlapping_slots(theme_id: int, starts_at: datetime, ends_at: datetime):
+    return Slot.objects.filter(theme_id=theme_id, starts_at__lt=ends_at, ends_at__gt=starts_at).exclude(
+        status=SlotStatus.CANCELLED
+    )
+
+
+def _lock_theme(theme: Theme) -> Theme:
+    return Theme.objects.select_for_update().select_related("merchant").get(pk=theme.pk)
+
+
+def slot_create(
+    *,
+    theme: Theme,
+    starts_at: datetime,
+    capacity: int,
+    ends_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Slot:
+    now = now or timezone.now()
+    if starts_at <= now:
+        raise InvalidInput("start_in_past", "A slot must start in the future.", field="starts_at")
+    ends_at = ends_at or starts_at + timedelta(minutes=theme.duration_minutes)
+    if ends_at <= starts_at:
+        raise InvalidInput("invalid_end", "A slot must end after it starts.", field="ends_at")
+    with transaction.atomic():
+        _lock_theme(theme)
+        if _overlapping_slots(theme.pk, starts_at, ends_at).exists():
+            raise DomainError("slot_overlap", "This slot overlaps another slot of the same theme.")
+        try:
+            with transaction.atomic():
+                return Slot.objects.create(theme=theme, starts_at=starts_at, ends_at=ends_at, capacity=capacity)
+        except IntegrityError:
+            raise DomainError("slot_overlap", "This slot overlaps another slot of the same theme.") from None
+
+
+@dataclass(frozen=True)
+class SchedulePlan:
+    to_create: list[tuple[datetime, datetime]]
+    overlapping: list[tuple[datetime, datetime]]
+    skipped_past_or_invalid: int
+
+    @property
+    def skipped(self) -> int:
+        return len(self.overlapping) + self.skipped_past_or_invalid
+
+
+def _local_to_utc(day: date, at: time, tz) -> datetime | None:
+    """The UTC instant of a local wall-clock time, or None when it does not exist (DST gap)."""
+    local = datetime.combine(day, at, tzinfo=tz)
+    as_utc = local.astimezone(UTC)
+    if as_utc.astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
+        return None
+    return as_utc
+
+
+def slot_schedule_plan(
+    *,
+    theme: Theme,
+    start_date: date,
+    end_date: date,
+    weekdays: list[int],
+    times: list[time],
+    now: datetime | None = None,
+) -> SchedulePlan:
+    """What a weekly schedule would create, in the merchant's timezone (a 10:00 slot stays 10:00 local).
+
+    Local times that do not exist on a day (the spring-forward gap) and times
+    already past are skipped; slots that would overlap existing ones (or each
+    other) are reported, not created.
+    """
+    now = now or timezone.now()
+    if end_date < start_date:
+        raise InvalidInput("invalid_range", "end_date must not be before start_date.", field="end_date")
+    if any(not 0 <= d <= 6 for d in weekdays):
+        raise InvalidInput("invalid_weekday", "Weekdays are 0 (Monday) to 6 (Sunday).", field="weekdays")
+    days = (end_date - start_date).days + 1
+    wanted_days = set(weekdays)
+    estimate = sum(1 for i in range(days) if (start_date + timedelta(days=i)).weekday() in wanted_days) * len(
+        set(times)
+    )
+    if estimate > settings.SLOT_BULK_MAX:
+        raise InvalidInput(
+            "too_many_slots",
+            f"This schedule would create {estimate} slots; at most {settings.SLOT_BULK_MAX} per call.",
+            field="non_field_errors",
+        )
+    tz = theme.merchant.tzinfo
+    duration = timedelta(minutes=theme.duration_minutes)
+    candidates: list[tuple[datetime, datetime]] = []
+    invalid = 0
+    for i in range(days):
+        day = start_date + timedelta(days=i)
+        if day.weekday() not in wanted_days:
+            continue
+        for at in sorted(set(times)):
+            starts = _local_to_utc(day, at, tz)
+            if starts is None or starts <= now:
+                invalid += 1
+                continue
+            candidates.append((starts, starts + duration))
+    if not candidates:
+        return SchedulePlan([], [], invalid)
+
+    window_start, window_end = candidates[0][0], max(end for _, end in candidates)
+    taken = list(
+        _overlapping_slots(theme.pk, window_start, window_end).order_by("starts_at").values_list("starts_at", "ends_at")
+    )
+    to_create: list[tuple[datetime, datetime]] = []
+    overlapping: list[tuple[datetime, datetime]] = []
+    for starts, ends in sorted(candidates):
+        clash = any(s < ends and e > starts for s, e in taken)
+        if clash:
+            overlapping.append((starts, ends))
+        else:
+            to_create.append((starts, ends))
+            taken.append((starts, ends))
+    return SchedulePlan(to_create, overlapping, invalid)
+
+
+def slot_bulk_create(
+    *,
+    theme: Theme,
+    start_date: date,
+    end_date: date,
+    weekdays: list[int],
+    times: list[time],
+    capacity: int,
+    now: datetime | None = None,
+) -> tuple[int, int]:
+    """Create a weekly schedule; returns (created, skipped)."""
+    with transaction.atomic():
+        locked = _lock_theme(theme)
+        plan = slot_schedule_plan(
+            theme=locked, start_date=start_date, end_date=end_date, weekdays=weekdays, times=times, now=now
+        )
+        Slot.objects.bulk_create(
+            Slot(theme=locked, starts_at=s, ends_at=e, capacity=capacity) for s, e in plan.to_create
+        )
+    return len(plan.to_create), plan.skipped
+
+
+def slot_update_capacity(*, slot: Slot, capacity: int, now: datetime | None = None) -> Slot:
+    """Change a slot's capacity; never below the seats already taken (under the slot lock)."""
+    with transaction.atomic():
+        locked = Slot.objects.select_for_update().get(pk=slot.pk)
+        if locked.status != SlotStatus.OPEN:
+            raise DomainError("slot_closed", "A cancelled slot cannot be changed.")
+        taken = seats_taken(slot_id=locked.pk, now=now)
+        if capacity < taken:
+            raise DomainError(
+                "capacity_below_booked", f"{taken} seats are already taken; capacity cannot go below that."
+            )
+        locked.capacity = capacity
+        locked.save(update_fields=["capacity", "updated_at"])
+    return locked
+
+
+def slot_cancel(*, slot: Slot, by, now: datetime | None = None) -> tuple[Slot, int]:
+    """Cancel a slot and every active booking on it; paid ones are refunded in full.
+
+    Returns the slot and the number of bookings cancelled.
+    """
+    from bookings.services import booking_cancel
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Slot.objects.select_for_update().get(pk=slot.pk)
+        if locked.status == SlotStatus.CANCELLED:
+            return locked, 0
+        locked.status = SlotStatus.CANCELLED
+        locked.save(update_fields=["status", "updated_at"])
+        active_ids = list(
+            Booking.objects.filter(
+                Q(status=BookingStatus.CONFIRMED) | Q(status=BookingStatus.PENDING_PAYMENT), slot=locked
+            )
+            .filter(holding_q(now))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        for booking_id in active_ids:
+            booking_cancel(booking_id=booking_id, by=by, reason="slot cancelled by the merchant", now=now)
+    return locked, len(active_ids)
