@@ -20,4 +20,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
+    path("merchant/", include("merchants.web_urls")),
+    path("", include("bookwise.portal_urls")),
 ]

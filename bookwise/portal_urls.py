@@ -1,0 +1,5 @@
+"""Customer-facing pages (namespace `portal`). Views live in each app's views.py."""
+
+app_name = "portal"
+
+urlpatterns: list = []

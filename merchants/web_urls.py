@@ -1,0 +1,5 @@
+"""Merchant portal pages under /merchant/ (namespace `merchant`)."""
+
+app_name = "merchant"
+
+urlpatterns: list = []
