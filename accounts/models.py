@@ -37,7 +37,9 @@ class UserManager(BaseUserManager["User"]):
         return self._create_user(email, password, **extra)
 
     def get_by_natural_key(self, email: str) -> User:
-        return self.get(email__iexact=email)
+        # LOWER(email) = ... uses the case-insensitive unique index; email__iexact
+        # (UPPER(...)) would scan the whole table on every login.
+        return self.alias(email_lower=Lower("email")).get(email_lower=email.lower())
 
 
 class User(AbstractBaseUser, PermissionsMixin):

@@ -15,7 +15,9 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
+# `scripts/dev.py test` sets DJANGO_READ_DOT_ENV_FILE=False: a developer's .env
+# (DEBUG=True, their own database) must not change what the tests see.
+if env.bool("DJANGO_READ_DOT_ENV_FILE", default=True) and (BASE_DIR / ".env").is_file():
     env.read_env(str(BASE_DIR / ".env"), overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
@@ -118,11 +120,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Must exceed the longest countdown/ETA/retry delay, or Redis redelivers the
 # task while it is still waiting (see payments/tasks.py for the longest one).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
+# CELERY_BEAT_SCHEDULE: below, after the settings it reads.
 
 # --- Auth ---------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("email", "full_name")},
+    },
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
@@ -198,6 +204,9 @@ REST_FRAMEWORK = {
         "join": env.str("THROTTLE_JOIN", default="60/minute"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # How many proxies in front of the app append to X-Forwarded-For (1 on Fly.io).
+    # 0 means the header is ignored, so a client cannot fake its IP to dodge throttles.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
 SIMPLE_JWT = {
@@ -228,9 +237,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- Stripe / dj-stripe -----------------------------------------------------------
 STRIPE_LIVE_MODE = env.bool("STRIPE_LIVE_MODE", default=False)
-STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="sk_test_bookwise_local")
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="sk_test_BookWiseLocalDevelopmentKey000")
 STRIPE_TEST_SECRET_KEY = STRIPE_SECRET_KEY
-STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="pk_test_bookwise_local")
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="pk_test_BookWiseLocalDevelopmentKey000")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_bookwise_local_development")
 # Set to localstripe's address in development and tests (e.g. http://127.0.0.1:8420);
 # empty means the real api.stripe.com.
@@ -243,6 +252,29 @@ STRIPE_JS_URL = env.str(
     default=f"{_stripe_api_host}/js.stripe.com/v3/" if _stripe_api_host else "https://js.stripe.com/v3/",
 )
 STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
+# Our own Stripe calls (payments.services): the HTTP timeout, which also bounds
+# how long the intent-creation request waits.
+STRIPE_TIMEOUT_SECONDS = env.int("STRIPE_TIMEOUT_SECONDS", default=10)
+# Reconciliation (payments.tasks.reconcile_pending_payments): how often, and how
+# long after a booking expired or was cancelled its intent is still re-read.
+PAYMENT_RECONCILE_SECONDS = env.int("PAYMENT_RECONCILE_SECONDS", default=300)
+PAYMENT_RECONCILE_WINDOW_HOURS = env.int("PAYMENT_RECONCILE_WINDOW_HOURS", default=24)
+
+# Periodic tasks. django-celery-beat's DatabaseScheduler copies these into its
+# tables at start (admins can then pause or re-time them). `expires` drops runs
+# that queued up while no worker was there: the next run does the same work.
+CELERY_BEAT_SCHEDULE = {
+    "expire-due-bookings": {
+        "task": "bookings.tasks.expire_due_bookings",
+        "schedule": float(BOOKING_EXPIRE_SWEEP_SECONDS),
+        "options": {"expires": BOOKING_EXPIRE_SWEEP_SECONDS},
+    },
+    "reconcile-pending-payments": {
+        "task": "payments.tasks.reconcile_pending_payments",
+        "schedule": float(PAYMENT_RECONCILE_SECONDS),
+        "options": {"expires": PAYMENT_RECONCILE_SECONDS},
+    },
+}
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
 DJSTRIPE_USE_NATIVE_JSONFIELD = True

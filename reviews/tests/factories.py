@@ -1,7 +1,9 @@
 import factory
 
 from accounts.tests.factories import UserFactory
-from catalog.tests.factories import ThemeFactory
+from bookings.models import BookingStatus
+from bookings.tests.factories import ConfirmedBookingFactory
+from catalog.tests.factories import SlotFactory, ThemeFactory
 from reviews.models import Review
 
 
@@ -13,3 +15,14 @@ class ReviewFactory(factory.django.DjangoModelFactory):
     theme = factory.SubFactory(ThemeFactory)
     rating = 4
     comment = "Great fun."
+
+
+class AttendedBookingFactory(ConfirmedBookingFactory):
+    """A booking the merchant marked attended: what earns the right to review."""
+
+    status = BookingStatus.ATTENDED
+
+
+def attend(user, theme, *, slot=None):
+    """Give `user` an attended booking of `theme` (on `slot` if given, else a new slot)."""
+    return AttendedBookingFactory(customer=user, slot=slot or SlotFactory(theme=theme))

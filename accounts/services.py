@@ -1,0 +1,272 @@
+"""Account writes: registration, roles, profile, and the refresh-token families.
+
+Refresh tokens are simplejwt `RefreshToken`s carrying a `family` claim. Every
+issued refresh token has a `RefreshTokenRecord`; a rotation marks the record
+used and issues a child in the same family. A token presented again after it
+was rotated means two parties hold it (theft or replay), so the whole family is
+revoked, the child included. Every rotation and revocation of a family runs
+in one transaction holding the family's lock (its oldest record's row), so two
+concurrent refreshes of one token give at most one child, and a revocation
+never misses a child committed concurrently.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth import authenticate, password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+from rest_framework import status
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken, Token
+from rest_framework_simplejwt.utils import datetime_from_epoch
+
+from accounts.models import RefreshTokenRecord, Role, User
+from bookwise.errors import DomainError, Forbidden, InvalidInput
+
+FAMILY_CLAIM = "family"
+
+
+class AuthenticationRejected(DomainError):
+    """Credentials or a token were refused: the API answers 401."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message, http_status=status.HTTP_401_UNAUTHORIZED)
+
+
+class FamilyRefreshToken(RefreshToken):
+    """A refresh token that skips simplejwt's blacklist check on decode.
+
+    A rotated-out token is blacklisted, and simplejwt would refuse it before we
+    could see it was *reused*; the record check in `token_refresh_rotate` makes
+    the decision instead (and still honours the blacklist).
+    """
+
+    def verify(self) -> None:
+        Token.verify(self)
+
+
+def email_normalize(email: str) -> str:
+    """The one spelling of an address we store, look up and throttle on."""
+    return email.strip().lower()
+
+
+# --- Users ------------------------------------------------------------------------
+
+
+def user_create(*, email: str, password: str, full_name: str) -> User:
+    email = email_normalize(email)
+    try:
+        validate_email(email)
+    except DjangoValidationError as exc:
+        raise DjangoValidationError({"email": exc.messages}) from exc
+    candidate = User(email=email, full_name=full_name)
+    try:
+        # With the user's attributes, so a password resembling the email is refused (and the
+        # name too, if AUTH_PASSWORD_VALIDATORS lists `full_name` in user_attributes).
+        password_validation.validate_password(password, user=candidate)
+    except DjangoValidationError as exc:
+        raise DjangoValidationError({"password": exc.messages}) from exc
+
+    if _email_registered(email):
+        raise _email_taken()
+    try:
+        # Two registrations racing past the check above: the unique constraint decides.
+        with transaction.atomic():
+            return User.objects.create_user(email=email, password=password, full_name=full_name)
+    except IntegrityError as exc:
+        raise _email_taken() from exc
+
+
+def _email_registered(email: str) -> bool:
+    # LOWER(email) = ... goes through the case-insensitive unique index.
+    return User.objects.alias(email_lower=Lower("email")).filter(email_lower=email).exists()
+
+
+def _email_taken() -> InvalidInput:
+    return InvalidInput("email_taken", "A user with this email address already exists.", field="email")
+
+
+def user_update_profile(*, user: User, full_name: str) -> User:
+    user.full_name = full_name
+    user.save(update_fields=["full_name"])
+    return user
+
+
+def user_set_role(*, user: User, role: str, actor: User | None = None) -> User:
+    """Set a user's role. `actor`, when given (admin pages, API), must be a platform admin.
+
+    Staff and superusers count as admins whatever this field says
+    (`User.effective_role`); access to Django admin stays `is_staff`.
+    """
+    if actor is not None and not actor.is_platform_admin:
+        raise Forbidden("not_admin", "Only platform admins may change roles.")
+    if role not in Role.values:
+        raise InvalidInput("invalid_role", f"Unknown role {role!r}.", field="role")
+    if user.role != role:
+        user.role = role
+        user.save(update_fields=["role"])
+    return user
+
+
+# --- Tokens -----------------------------------------------------------------------
+
+
+def token_pair_obtain(*, email: str, password: str, request=None) -> tuple[str, str]:
+    """Check credentials and open a new token family. Inactive users are refused like wrong passwords."""
+    user = authenticate(request, email=email_normalize(email), password=password)
+    if user is None:
+        raise AuthenticationRejected("invalid_credentials", "No active account found with these credentials.")
+    return token_pair_issue(user=user)
+
+
+def token_pair_issue(*, user: User) -> tuple[str, str]:
+    """A new session: the first refresh token of a new family, and an access token."""
+    refresh = _refresh_issue(user=user, family=uuid.uuid4(), parent_jti="")
+    return str(refresh.access_token), str(refresh)
+
+
+def token_refresh_rotate(*, raw_refresh: str) -> tuple[str, str]:
+    """Exchange a refresh token for a new pair; the presented token is dead afterwards.
+
+    Presenting a token that was already rotated, or whose family was revoked,
+    revokes the family and is refused. The revocation must survive the refusal,
+    so it commits before the error is raised.
+    """
+    token = _refresh_decode(raw_refresh)
+    family = _family_claim(token)
+    if family is None:
+        raise _token_invalid()
+    reused = False
+    with transaction.atomic():
+        _family_lock(family)
+        record = (
+            RefreshTokenRecord.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .filter(jti=token[jwt_settings.JTI_CLAIM], family=family)
+            .first()
+        )
+        if record is None or not _same_user(record, token):
+            raise _token_invalid()
+        if record.used_at is not None or _family_is_revoked(family) or _is_blacklisted(record.jti):
+            _family_revoke(family=family)
+            reused = True
+        elif not record.user.is_active:
+            raise _token_invalid()
+        else:
+            record.used_at = timezone.now()
+            record.save(update_fields=["used_at"])
+            token.blacklist()
+            child = _refresh_issue(user=record.user, family=family, parent_jti=record.jti)
+    if reused:
+        raise AuthenticationRejected("token_reused", "This refresh token was already used; the session is revoked.")
+    return str(child.access_token), str(child)
+
+
+def token_revoke(*, raw_refresh: str, user: User) -> None:
+    """Log out: revoke the family of `raw_refresh`, which must belong to `user`.
+
+    Revoking an already revoked family is a no-op, so logging out twice succeeds.
+    """
+    try:
+        token = FamilyRefreshToken(raw_refresh)
+    except TokenError as exc:
+        raise _logout_token_invalid() from exc
+    family = _family_claim(token)
+    if family is None:
+        raise _logout_token_invalid()
+    record = RefreshTokenRecord.objects.filter(jti=token[jwt_settings.JTI_CLAIM], family=family).first()
+    if record is None:
+        raise _logout_token_invalid()
+    if record.user_id != user.pk:
+        raise Forbidden("token_not_yours", "This refresh token belongs to another user.")
+    with transaction.atomic():
+        _family_lock(family)
+        _family_revoke(family=family)
+
+
+def _refresh_issue(*, user: User, family: uuid.UUID, parent_jti: str) -> RefreshToken:
+    refresh = RefreshToken()
+    refresh[jwt_settings.USER_ID_CLAIM] = str(getattr(user, jwt_settings.USER_ID_FIELD))
+    refresh[FAMILY_CLAIM] = str(family)
+    jti = refresh[jwt_settings.JTI_CLAIM]
+    expires_at = datetime_from_epoch(refresh["exp"])
+    # simplejwt's own table, so that its blacklist (and admin) know every token.
+    OutstandingToken.objects.create(
+        user=user, jti=jti, token=str(refresh), created_at=refresh.current_time, expires_at=expires_at
+    )
+    RefreshTokenRecord.objects.create(
+        jti=jti,
+        family=family,
+        user=user,
+        parent_jti=parent_jti,
+        created_at=refresh.current_time,
+        expires_at=expires_at,
+    )
+    return refresh
+
+
+def _refresh_decode(raw_refresh: str) -> FamilyRefreshToken:
+    try:
+        return FamilyRefreshToken(raw_refresh)
+    except TokenError as exc:
+        raise _token_invalid() from exc
+
+
+def _family_claim(token: Token) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(token.get(FAMILY_CLAIM)))
+    except ValueError:
+        return None
+
+
+def _family_lock(family: uuid.UUID) -> None:
+    """Serialise every rotation and revocation of one family on its oldest record's row.
+
+    Locking only the presented record would let two revocations of one family
+    (each holding its own record, each updating the other's) deadlock, and let a
+    rotation commit a child that a concurrent revocation does not see.
+    """
+    RefreshTokenRecord.objects.select_for_update(of=("self",)).filter(family=family).order_by("pk").values_list(
+        "pk", flat=True
+    ).first()
+
+
+def _logout_token_invalid() -> InvalidInput:
+    return InvalidInput("token_not_valid", "Token is invalid or expired.", field="refresh")
+
+
+def _token_invalid() -> AuthenticationRejected:
+    return AuthenticationRejected("token_not_valid", "Token is invalid or expired.")
+
+
+def _same_user(record: RefreshTokenRecord, token: Token) -> bool:
+    return str(record.user_id) == str(token.get(jwt_settings.USER_ID_CLAIM))
+
+
+def _family_is_revoked(family: uuid.UUID) -> bool:
+    # Any revoked member revokes the family: a rotation racing a revocation can
+    # commit a child the revoking UPDATE did not see, and that child must die too.
+    return RefreshTokenRecord.objects.filter(family=family, revoked_at__isnull=False).exists()
+
+
+def _is_blacklisted(jti: str) -> bool:
+    return BlacklistedToken.objects.filter(token__jti=jti).exists()
+
+
+def _family_revoke(*, family: uuid.UUID) -> None:
+    """Revoke every record of `family` and blacklist its outstanding tokens. Caller holds a transaction."""
+    RefreshTokenRecord.objects.filter(family=family, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    jtis = RefreshTokenRecord.objects.filter(family=family).values_list("jti", flat=True)
+    outstanding_ids = OutstandingToken.objects.filter(jti__in=jtis, blacklistedtoken__isnull=True).values_list(
+        "id", flat=True
+    )
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token_id=token_id) for token_id in outstanding_ids], ignore_conflicts=True
+    )

@@ -1,0 +1,70 @@
+"""Throttles for the credential endpoints: per client IP and per target email.
+
+Each counts every attempt, successful or not, in Django's cache (Redis in
+production, shared by every web process). Once a bucket is full, requests are
+refused with 429 before any password is checked, so during a lockout the right
+password is refused too. The per-email buckets stop password guessing against
+one account from many IPs; the per-IP buckets stop one client spraying many
+accounts.
+
+Rates are read from `REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]` when a throttle
+is instantiated (once per request), not when the class is defined as DRF's
+`SimpleRateThrottle.THROTTLE_RATES` does, so a settings override applies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+from accounts.services import email_normalize
+
+
+class _SettingsRateThrottle(SimpleRateThrottle):
+    def get_rate(self) -> str | None:
+        try:
+            return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+        except KeyError as exc:
+            raise ImproperlyConfigured(f"No throttle rate set for scope {self.scope!r}.") from exc
+
+
+class _PerIPThrottle(_SettingsRateThrottle):
+    def get_cache_key(self, request: Request, view) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class _PerEmailThrottle(_SettingsRateThrottle):
+    """Keyed on the normalised `email` of the request body, hashed so no address lands in the cache."""
+
+    def get_cache_key(self, request: Request, view) -> str | None:
+        data = request.data  # malformed JSON raises ParseError here: a 400, not a 500
+        email = data.get("email") if isinstance(data, Mapping) else None
+        if not isinstance(email, str) or not email.strip():
+            return None  # the serializer will refuse the request; the per-IP throttle still counts it
+        digest = hashlib.sha256(email_normalize(email).encode()).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": digest}
+
+
+class LoginIPThrottle(_PerIPThrottle):
+    scope = "login"
+
+
+class LoginEmailThrottle(_PerEmailThrottle):
+    scope = "login_email"
+
+
+class RegisterIPThrottle(_PerIPThrottle):
+    scope = "register"
+
+
+class RegisterEmailThrottle(_PerEmailThrottle):
+    scope = "register_email"
+
+
+class RefreshIPThrottle(_PerIPThrottle):
+    scope = "refresh"
