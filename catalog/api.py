@@ -14,7 +14,7 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -171,7 +171,7 @@ class ThemeViewSet(
         return selectors.theme_visible_to(user=self.request.user)
 
     def get_permissions(self):
-        if self.action in ("list", "retrieve", "slots") and self.request.method == "GET":
+        if self.action in ("list", "retrieve", "slots", "metadata") and self.request.method in SAFE_METHODS:
             return [AllowAny()]
         return [IsAuthenticated()]
 
@@ -217,7 +217,7 @@ class ThemeViewSet(
     @action(detail=True, methods=["get", "post"], pagination_class=NoCountPagination)
     def slots(self, request: Request, pk=None) -> Response:
         theme = get_object_or_404(selectors.theme_visible_to(user=request.user), pk=pk)
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):
             qs = selectors.slot_list_for_theme(
                 theme_id=theme.pk,
                 start=parse_aware_query_param(request, "from"),

@@ -89,7 +89,11 @@ def slot_create(
     now = now or timezone.now()
     if starts_at <= now:
         raise InvalidInput("start_in_past", "A slot must start in the future.", field="starts_at")
-    ends_at = ends_at or starts_at + timedelta(minutes=theme.duration_minutes)
+    if ends_at is None:
+        try:
+            ends_at = starts_at + timedelta(minutes=theme.duration_minutes)
+        except OverflowError:
+            raise InvalidInput("out_of_range", "This start is too far in the future.", field="starts_at") from None
     if ends_at <= starts_at:
         raise InvalidInput("invalid_end", "A slot must end after it starts.", field="ends_at")
     with transaction.atomic():
@@ -163,11 +167,19 @@ def slot_schedule_plan(
         if day.weekday() not in wanted_days:
             continue
         for at in sorted(set(times)):
-            starts = _local_to_utc(day, at, tz)
+            try:
+                starts = _local_to_utc(day, at, tz)
+                ends = starts + duration if starts is not None else None
+            except OverflowError:
+                # The first or last day of the datetime range, shifted by the
+                # merchant's offset or the duration, leaves what Python can represent.
+                raise InvalidInput(
+                    "out_of_range", "These dates are outside the supported range.", field="non_field_errors"
+                ) from None
             if starts is None or starts <= now:
                 invalid += 1
                 continue
-            candidates.append((starts, starts + duration))
+            candidates.append((starts, ends))
     if not candidates:
         return SchedulePlan([], [], invalid)
 

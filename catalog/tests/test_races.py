@@ -1,0 +1,77 @@
+"""Catalog writes racing each other on PostgreSQL: real threads, one connection each."""
+
+from datetime import date, time, timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts.tests.factories import UserFactory
+from bookings.models import Booking
+from bookings.selectors import holding_q, seats_taken
+from bookings.services import booking_join
+from bookings.tests.test_races import run_together
+from bookwise.errors import DomainError
+from catalog import services
+from catalog.models import Slot, SlotStatus
+from catalog.tests.factories import SlotFactory, ThemeFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_concurrent_overlapping_slot_creates_have_exactly_one_winner():
+    theme = ThemeFactory(duration_minutes=60)
+    base = (timezone.now() + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+    starts = [base + timedelta(minutes=10 * i) for i in range(6)]  # all within one hour of each other
+    results = run_together([lambda s=s: services.slot_create(theme=theme, starts_at=s, capacity=4) for s in starts])
+    winners = [r for r in results if isinstance(r, Slot)]
+    assert len(winners) == 1, results
+    assert {r.code for r in results if not isinstance(r, Slot)} == {"slot_overlap"}
+    assert Slot.objects.filter(theme=theme).count() == 1
+
+
+def test_concurrent_identical_bulk_schedules_create_each_slot_once():
+    theme = ThemeFactory(duration_minutes=60)
+    schedule = dict(
+        start_date=date(2030, 6, 3),
+        end_date=date(2030, 6, 16),
+        weekdays=[0, 2, 4],
+        times=[time(10, 0), time(14, 0)],
+        capacity=4,
+    )
+    results = run_together([lambda: services.slot_bulk_create(theme=theme, **schedule)] * 4)
+    assert all(isinstance(r, tuple) for r in results), results
+    assert sum(created for created, _ in results) == 12
+    assert sorted(results) == [(0, 12), (0, 12), (0, 12), (12, 0)]
+    assert Slot.objects.filter(theme=theme).count() == 12
+
+
+def test_lowering_capacity_while_customers_join_never_leaves_more_seats_taken_than_capacity():
+    slot = SlotFactory(capacity=6, theme__price=0)
+    customers = [UserFactory() for _ in range(6)]
+    workers = [lambda c=c: booking_join(slot_id=slot.pk, customer=c) for c in customers]
+    workers.append(lambda: services.slot_update_capacity(slot=slot, capacity=2))
+    results = run_together(workers)
+    slot.refresh_from_db()
+    assert seats_taken(slot_id=slot.pk) <= slot.capacity
+    lowered = not isinstance(results[-1], Exception)
+    if lowered:
+        assert slot.capacity == 2
+    else:
+        assert results[-1].code == "capacity_below_booked"
+        assert slot.capacity == 6
+
+
+def test_cancelling_a_slot_while_customers_join_leaves_no_active_booking_on_it(merchant):
+    slot = SlotFactory(theme__merchant=merchant, capacity=10)
+    customers = [UserFactory() for _ in range(5)]
+    workers = [lambda c=c: booking_join(slot_id=slot.pk, customer=c) for c in customers]
+    workers.append(lambda: services.slot_cancel(slot=slot, by=merchant.owner))
+    results = run_together(workers)
+    assert not isinstance(results[-1], Exception), results[-1]
+    slot.refresh_from_db()
+    assert slot.status == SlotStatus.CANCELLED
+    assert not Booking.objects.filter(holding_q(timezone.now()), slot=slot).exists()
+    late = [r for r in results[:-1] if isinstance(r, DomainError)]
+    assert {e.code for e in late} <= {"slot_closed"}
+    _, cancelled = results[-1]
+    assert cancelled == len(results) - 1 - len(late)
