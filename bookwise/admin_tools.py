@@ -74,3 +74,22 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+class ServiceOwnedAdminMixin:
+    """Rows that only services change (bookings, payments): the change form is view-only.
+
+    Saving a form rewrites every column without the row lock the services
+    take, so it could silently undo a concurrent change (a webhook confirming
+    the booking). Admin actions, which call the services, stay available: they
+    need the change permission at the changelist level (`obj is None`).
+    """
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

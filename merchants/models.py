@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import zoneinfo
 
 from django.conf import settings
@@ -9,8 +10,14 @@ from django.db import models
 from bookwise.models import TimeStampedModel
 
 
+@functools.cache
+def _iana_timezones() -> frozenset[str]:
+    # available_timezones() walks the tz database on disk: read it once per process.
+    return frozenset(zoneinfo.available_timezones())
+
+
 def validate_timezone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
+    if value not in _iana_timezones():
         raise ValidationError(f"{value!r} is not a valid IANA timezone (e.g. Europe/Paris).", code="invalid_timezone")
 
 

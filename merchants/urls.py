@@ -1,3 +1,10 @@
+from rest_framework.routers import SimpleRouter
+
+from merchants.api import MerchantViewSet
+
 app_name = "merchants"
 
-urlpatterns: list = []
+router = SimpleRouter()
+router.register("merchants", MerchantViewSet, basename="merchant")
+
+urlpatterns = router.urls

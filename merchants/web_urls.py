@@ -1,5 +1,22 @@
 """Merchant portal pages under /merchant/ (namespace `merchant`)."""
 
+from django.urls import path
+
+from merchants import views
+
 app_name = "merchant"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("themes/", views.theme_list, name="theme-list"),
+    path("themes/new/", views.theme_create, name="theme-create"),
+    path("themes/<int:pk>/edit/", views.theme_edit, name="theme-edit"),
+    path("themes/<int:pk>/deactivate/", views.theme_deactivate, name="theme-deactivate"),
+    path("themes/<int:pk>/slots/", views.slot_list, name="slot-list"),
+    path("themes/<int:pk>/slots/add/", views.slot_add, name="slot-add"),
+    path("themes/<int:pk>/slots/schedule/", views.slot_schedule, name="slot-schedule"),
+    path("slots/<int:pk>/capacity/", views.slot_capacity, name="slot-capacity"),
+    path("slots/<int:pk>/cancel/", views.slot_cancel, name="slot-cancel"),
+    path("slots/<int:pk>/participants/", views.slot_participants_page, name="slot-participants"),
+    path("bookings/<int:pk>/attendance/", views.booking_attendance, name="booking-attendance"),
+]

@@ -1,4 +1,5 @@
 import factory
+from django.utils import timezone as dj_timezone
 
 from accounts.models import Role
 from accounts.tests.factories import UserFactory
@@ -17,7 +18,7 @@ class MerchantFactory(factory.django.DjangoModelFactory):
     city = "Lisbon"
     timezone = "Europe/Lisbon"
     status = MerchantStatus.APPROVED
-    approved_at = factory.LazyFunction(timezone.now)
+    approved_at = factory.LazyFunction(dj_timezone.now)
 
 
 class PendingMerchantFactory(MerchantFactory):

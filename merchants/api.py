@@ -1,0 +1,143 @@
+"""Merchant profiles over the API: apply, browse, approve, suspend.
+
+Thin adapters: parse input, scope the queryset, call one service, render.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.permissions import IsPlatformAdmin
+from bookwise.pagination import NewestFirstCursorPagination
+from merchants.models import Merchant
+from merchants.selectors import merchant_list_public, merchant_of, merchant_visible_to
+from merchants.services import merchant_apply, merchant_approve, merchant_suspend
+
+
+class MerchantOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Merchant
+        fields = ("id", "name", "description", "city", "timezone", "status", "created_at")
+        read_only_fields = fields
+
+
+class MerchantApplyInputSerializer(serializers.Serializer):
+    """What an applicant may set. `status`, `owner` and anything else sent are ignored."""
+
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=5000, allow_blank=True, required=False, default="")
+    city = serializers.CharField(max_length=100)
+    timezone = serializers.CharField(max_length=64, help_text="IANA timezone, e.g. Europe/Paris.")
+
+
+class MerchantErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+
+
+_VALIDATION_ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description='Invalid input: `{"field": ["message"]}`.')
+_UNAUTHENTICATED = OpenApiResponse(description="Missing, invalid or expired token.")
+_NOT_ADMIN = OpenApiResponse(description="Only platform admins may do this.")
+_NOT_FOUND = OpenApiResponse(description="No such merchant, or the caller may not see it.")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Approved merchants",
+        parameters=[OpenApiParameter("city", str, description="Only merchants in this city (case-insensitive).")],
+        responses={200: MerchantOutputSerializer(many=True)},
+    ),
+    retrieve=extend_schema(
+        summary="One merchant",
+        description="Approved merchants are public; the owner and admins also see pending or suspended ones.",
+        responses={200: MerchantOutputSerializer, 404: _NOT_FOUND},
+    ),
+)
+class MerchantViewSet(viewsets.GenericViewSet):
+    serializer_class = MerchantOutputSerializer
+    pagination_class = NewestFirstCursorPagination
+    lookup_value_regex = r"\d+"
+
+    def get_permissions(self):
+        if self.action in ("approve", "suspend"):
+            return [IsPlatformAdmin()]
+        if self.action in ("create", "me"):
+            return [IsAuthenticated()]
+        return [AllowAny()]
+
+    def get_queryset(self):
+        if self.action == "list":
+            return merchant_list_public(city=self.request.query_params.get("city") or None)
+        if self.action in ("approve", "suspend"):
+            return Merchant.objects.all()
+        return merchant_visible_to(user=self.request.user)
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(MerchantOutputSerializer(page, many=True).data)
+
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        return Response(MerchantOutputSerializer(self.get_object()).data)
+
+    @extend_schema(
+        summary="Apply to become a merchant",
+        request=MerchantApplyInputSerializer,
+        responses={
+            201: MerchantOutputSerializer,
+            400: _VALIDATION_ERROR,
+            401: _UNAUTHENTICATED,
+            409: OpenApiResponse(MerchantErrorSerializer, description="`already_merchant`: one profile per user."),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        data = MerchantApplyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        merchant = merchant_apply(user=request.user, **data.validated_data)
+        return Response(MerchantOutputSerializer(merchant).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="The caller's own merchant profile",
+        responses={200: MerchantOutputSerializer, 401: _UNAUTHENTICATED, 404: _NOT_FOUND},
+    )
+    @action(detail=False, methods=["get"])
+    def me(self, request: Request) -> Response:
+        merchant = merchant_of(user=request.user)
+        if merchant is None:
+            raise NotFound("You have no merchant profile.")
+        return Response(MerchantOutputSerializer(merchant).data)
+
+    @extend_schema(
+        summary="Approve a merchant (admin)",
+        description="pending or suspended -> approved; the owner's role becomes `merchant`. Idempotent.",
+        request=None,
+        responses={200: MerchantOutputSerializer, 401: _UNAUTHENTICATED, 403: _NOT_ADMIN, 404: _NOT_FOUND},
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str | None = None) -> Response:
+        merchant = merchant_approve(merchant=self.get_object(), by=request.user)
+        return Response(MerchantOutputSerializer(merchant).data)
+
+    @extend_schema(
+        summary="Suspend a merchant (admin)",
+        description="approved -> suspended; the owner's role goes back to `customer` and the merchant's "
+        "themes leave the public catalog. Idempotent.",
+        request=None,
+        responses={
+            200: MerchantOutputSerializer,
+            401: _UNAUTHENTICATED,
+            403: _NOT_ADMIN,
+            404: _NOT_FOUND,
+            409: OpenApiResponse(MerchantErrorSerializer, description="`merchant_not_approved`: still pending."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def suspend(self, request: Request, pk: str | None = None) -> Response:
+        merchant = merchant_suspend(merchant=self.get_object(), by=request.user)
+        return Response(MerchantOutputSerializer(merchant).data)

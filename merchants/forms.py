@@ -1,0 +1,249 @@
+"""Forms of the merchant portal. They parse and bound the input; the rules live in the services.
+
+Times are entered as wall-clock values in the merchant's timezone and turned
+into aware datetimes here, so the services only ever see UTC instants (one
+slot) or local dates and times they resolve themselves (weekly schedule).
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django import forms
+from django.utils import timezone
+
+from bookings.models import BookingStatus
+from bookwise.errors import DomainError, InvalidInput
+from merchants.models import _iana_timezones
+
+MAX_PRICE_MAJOR = Decimal("1000000.00")  # the API's MAX_PRICE (100_000_000 minor units)
+MAX_CAPACITY = 10_000
+MAX_TIMES_PER_DAY = 48
+MAX_SCHEDULE_DAYS = 366
+MAX_DAYS_AHEAD = 2 * 366
+WEEKDAYS = [
+    (0, "Monday"),
+    (1, "Tuesday"),
+    (2, "Wednesday"),
+    (3, "Thursday"),
+    (4, "Friday"),
+    (5, "Saturday"),
+    (6, "Sunday"),
+]
+_HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
+
+
+def add_domain_error(form: forms.Form, exc: DomainError, field_map: dict[str, str] | None = None) -> None:
+    """Show a service's refusal on the form: next to its field when the service named one."""
+    field = getattr(exc, "field", None) if isinstance(exc, InvalidInput) else None
+    field = (field_map or {}).get(field, field)
+    form.add_error(field if field in form.fields else None, exc.message)
+
+
+def local_to_utc(day: date, at: time, tz: zoneinfo.ZoneInfo) -> datetime | None:
+    """The UTC instant of a wall-clock time in `tz`, or None when the clocks skip it (DST gap)."""
+    local = datetime.combine(day, at, tzinfo=tz)
+    as_utc = local.astimezone(UTC)
+    if as_utc.astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
+        return None
+    return as_utc
+
+
+def _timezone_choices() -> list[tuple[str, str]]:
+    return [("", "Choose a timezone")] + [(name, name.replace("_", " ")) for name in sorted(_iana_timezones())]
+
+
+class MerchantApplyForm(forms.Form):
+    name = forms.CharField(label="Business name", max_length=200)
+    description = forms.CharField(
+        label="Description", required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    city = forms.CharField(label="City", max_length=100)
+    timezone = forms.ChoiceField(
+        label="Timezone",
+        choices=_timezone_choices,
+        help_text="Your slots are scheduled and shown in this timezone.",
+    )
+
+
+class ThemeForm(forms.Form):
+    title = forms.CharField(label="Title", max_length=200)
+    description = forms.CharField(
+        label="Description", required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 5})
+    )
+    duration_minutes = forms.IntegerField(label="Duration (minutes)", min_value=1, max_value=24 * 60)
+    price = forms.DecimalField(
+        label="Price per person",
+        min_value=Decimal("0"),
+        max_value=MAX_PRICE_MAJOR,
+        max_digits=9,
+        decimal_places=2,
+        help_text="In the currency below, e.g. 25.00. Use 0 for a free theme.",
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+    )
+    currency = forms.RegexField(
+        label="Currency",
+        regex=r"^[A-Za-z]{3}$",
+        initial="usd",
+        max_length=3,
+        help_text="ISO code, e.g. usd or eur.",
+        error_messages={"invalid": "Use a three-letter currency code, e.g. usd."},
+    )
+    min_party = forms.IntegerField(label="Smallest party", min_value=1, max_value=1000, initial=1)
+    max_party = forms.IntegerField(label="Largest party", min_value=1, max_value=1000, initial=6)
+    cancellation_cutoff_hours = forms.IntegerField(
+        label="Free cancellation until (hours before start)", min_value=0, max_value=24 * 30, initial=24
+    )
+
+    def clean(self):
+        data = super().clean()
+        low, high = data.get("min_party"), data.get("max_party")
+        if low is not None and high is not None and low > high:
+            self.add_error("max_party", "The largest party must not be smaller than the smallest party.")
+        return data
+
+    def service_kwargs(self) -> dict:
+        """The cleaned values as the catalog services take them: price in minor units."""
+        data = dict(self.cleaned_data)
+        data["price"] = int((data["price"] * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+        data["currency"] = data["currency"].lower()
+        return data
+
+    @staticmethod
+    def initial_from(theme) -> dict:
+        return {
+            "title": theme.title,
+            "description": theme.description,
+            "duration_minutes": theme.duration_minutes,
+            "price": (Decimal(theme.price) / 100).quantize(Decimal("0.01")),
+            "currency": theme.currency,
+            "min_party": theme.min_party,
+            "max_party": theme.max_party,
+            "cancellation_cutoff_hours": theme.cancellation_cutoff_hours,
+            "is_active": theme.is_active,
+        }
+
+
+class ThemeEditForm(ThemeForm):
+    is_active = forms.BooleanField(
+        label="Listed in the catalog", required=False, help_text="Unticked, customers cannot find or book it."
+    )
+
+
+def _bounded_date(value: date, today: date) -> None:
+    # Bounds also keep datetime arithmetic far from year 1 and year 9999 (no OverflowError).
+    if value < today:
+        raise forms.ValidationError("Choose today or a later date.")
+    if value > today + timedelta(days=MAX_DAYS_AHEAD):
+        raise forms.ValidationError("Choose a date within the next two years.")
+
+
+class SlotForm(forms.Form):
+    """One slot at a local date and time; `starts_at` is the aware UTC instant after cleaning."""
+
+    date = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
+    time = forms.TimeField(
+        label="Start time", input_formats=["%H:%M", "%H:%M:%S"], widget=forms.TimeInput(attrs={"type": "time"})
+    )
+    capacity = forms.IntegerField(label="Capacity (people)", min_value=0, max_value=MAX_CAPACITY)
+
+    def __init__(self, *args, merchant, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.merchant = merchant
+        self.fields["time"].help_text = f"Local time in {merchant.timezone}."
+
+    def clean_date(self):
+        value = self.cleaned_data["date"]
+        _bounded_date(value, timezone.localdate(timezone=self.merchant.tzinfo))
+        return value
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date") and data.get("time"):
+            starts_at = local_to_utc(data["date"], data["time"], self.merchant.tzinfo)
+            if starts_at is None:
+                self.add_error("time", "This time does not exist on that day: the clocks go forward.")
+            else:
+                data["starts_at"] = starts_at
+        return data
+
+
+def parse_times(raw: str) -> list[time]:
+    """`"10:00, 14:30"` -> [time(10), time(14, 30)]; names every token that is not HH:MM."""
+    tokens = [t for t in re.split(r"[,\s;]+", raw.strip()) if t]
+    if not tokens:
+        raise forms.ValidationError("Give at least one start time, e.g. 10:00, 14:30.")
+    parsed, bad = [], []
+    for token in tokens:
+        match = _HHMM.match(token)
+        if match and int(match[1]) < 24 and int(match[2]) < 60:
+            parsed.append(time(int(match[1]), int(match[2])))
+        else:
+            bad.append(token)
+    if bad:
+        shown = ", ".join(f"“{b[:20]}”" for b in bad[:5])
+        raise forms.ValidationError(f"Not a time of day: {shown}. Use 24-hour HH:MM, e.g. 09:30.")
+    unique = sorted(set(parsed))
+    if len(unique) > MAX_TIMES_PER_DAY:
+        raise forms.ValidationError(f"At most {MAX_TIMES_PER_DAY} start times per day.")
+    return unique
+
+
+class ScheduleForm(forms.Form):
+    """A weekly schedule in the merchant's timezone: weekdays x times over a date range."""
+
+    start_date = forms.DateField(label="First day", widget=forms.DateInput(attrs={"type": "date"}))
+    end_date = forms.DateField(label="Last day", widget=forms.DateInput(attrs={"type": "date"}))
+    weekdays = forms.TypedMultipleChoiceField(
+        label="Weekdays", choices=WEEKDAYS, coerce=int, widget=forms.CheckboxSelectMultiple
+    )
+    times = forms.CharField(
+        label="Start times",
+        max_length=500,
+        help_text="24-hour HH:MM, comma separated, e.g. 10:00, 14:30, 18:00.",
+        widget=forms.TextInput(attrs={"placeholder": "10:00, 14:30", "autocomplete": "off"}),
+    )
+    capacity = forms.IntegerField(label="Capacity (people per slot)", min_value=0, max_value=MAX_CAPACITY)
+
+    def __init__(self, *args, merchant, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.merchant = merchant
+        self.fields["times"].help_text += f" Local time in {merchant.timezone}."
+
+    def clean_times(self) -> list[time]:
+        return parse_times(self.cleaned_data["times"])
+
+    def clean_start_date(self):
+        value = self.cleaned_data["start_date"]
+        _bounded_date(value, timezone.localdate(timezone=self.merchant.tzinfo))
+        return value
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start_date"), data.get("end_date")
+        if start and end:
+            if end < start:
+                self.add_error("end_date", "The last day must not be before the first day.")
+            elif (end - start).days >= MAX_SCHEDULE_DAYS:
+                self.add_error("end_date", "A schedule may span at most one year.")
+        return data
+
+    def plan_kwargs(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "start_date": data["start_date"],
+            "end_date": data["end_date"],
+            "weekdays": data["weekdays"],
+            "times": data["times"],
+        }
+
+
+class CapacityForm(forms.Form):
+    capacity = forms.IntegerField(label="New capacity (people)", min_value=0, max_value=MAX_CAPACITY)
+
+
+class AttendanceForm(forms.Form):
+    status = forms.ChoiceField(choices=[(BookingStatus.ATTENDED, "Attended"), (BookingStatus.NO_SHOW, "No-show")])

@@ -1,0 +1,341 @@
+"""The merchant portal (/merchant/): thin pages over the same services as the API.
+
+Each page parses a form, fetches its object from a queryset scoped to the
+caller's own merchant profile (another merchant's object is a 404, for GET and
+POST alike), calls one service and renders or redirects. A refused request
+(DomainError) re-renders with the service's message; it is never a 500.
+Platform admins are treated as merchants only through their own profile.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.permissions import user_approved_merchant
+from bookings.models import BookingStatus
+from bookings.selectors import slot_participants
+from bookings.services import booking_mark_attendance
+from bookwise.errors import DomainError
+from catalog import services as catalog_services
+from catalog.models import SlotStatus
+from catalog.selectors import slot_list_for_theme, with_seats_left
+from merchants import selectors
+from merchants.forms import (
+    AttendanceForm,
+    CapacityForm,
+    MerchantApplyForm,
+    ScheduleForm,
+    SlotForm,
+    ThemeEditForm,
+    ThemeForm,
+    add_domain_error,
+)
+from merchants.models import MerchantStatus
+from merchants.services import merchant_apply
+
+PAGE_SIZE = 50
+DASHBOARD_DAYS = 14
+DASHBOARD_MAX_SLOTS = 100
+
+
+def approved_merchant_required(view):
+    """Signed-in users with an approved merchant profile; others go to /merchant/ with a message."""
+
+    @login_required
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        merchant = user_approved_merchant(request.user)
+        if merchant is None:
+            messages.warning(request, "Only approved merchants can manage themes and slots.")
+            return redirect("merchant:home")
+        request.merchant = merchant
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _render(request: HttpRequest, template: str, context: dict, *, status: int = 200) -> HttpResponse:
+    return render(request, f"merchant/{template}", {"merchant": request.merchant, **context}, status=status)
+
+
+def _fill_percent(slot) -> int:
+    if not slot.capacity:
+        return 100
+    taken = slot.capacity - slot.seats_left
+    return round(100 * taken / slot.capacity)
+
+
+# --- Home: apply, waiting, suspended or the dashboard --------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def home(request: HttpRequest) -> HttpResponse:
+    merchant = selectors.merchant_of(user=request.user)
+    if merchant is None:
+        return _apply(request)
+    request.merchant = merchant
+    if merchant.status == MerchantStatus.PENDING:
+        return _render(request, "pending.html", {})
+    if merchant.status != MerchantStatus.APPROVED:
+        return _render(request, "suspended.html", {})
+    if request.method == "POST":
+        return redirect("merchant:home")
+    return _dashboard(request)
+
+
+def _apply(request: HttpRequest) -> HttpResponse:
+    form = MerchantApplyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            merchant_apply(user=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, "Thank you! Your application was sent; an admin will review it.")
+            return redirect("merchant:home")
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "merchant/apply.html", {"form": form}, status=status)
+
+
+def _dashboard(request: HttpRequest) -> HttpResponse:
+    merchant = request.merchant
+    now = timezone.now()
+    upcoming = selectors.merchant_upcoming_slots(merchant=merchant, days=DASHBOARD_DAYS, now=now)
+    slots = list(upcoming[:DASHBOARD_MAX_SLOTS])
+    for slot in slots:
+        slot.fill_percent = _fill_percent(slot)
+        slot.seats_taken = slot.capacity - slot.seats_left
+    return _render(
+        request,
+        "dashboard.html",
+        {
+            "upcoming_slots": slots,
+            "slots_truncated": len(slots) == DASHBOARD_MAX_SLOTS,
+            "dashboard_days": DASHBOARD_DAYS,
+            "todays_participants": list(selectors.merchant_todays_participants(merchant=merchant, now=now)),
+            "recent_bookings": list(selectors.merchant_recent_bookings(merchant=merchant)),
+        },
+    )
+
+
+# --- Themes ----------------------------------------------------------------------------------
+
+
+@approved_merchant_required
+def theme_list(request: HttpRequest) -> HttpResponse:
+    themes = selectors.merchant_themes(merchant=request.merchant).order_by("-is_active", "title", "id")
+    page = Paginator(themes, PAGE_SIZE).get_page(request.GET.get("page"))
+    return _render(request, "theme_list.html", {"page": page})
+
+
+@approved_merchant_required
+@require_http_methods(["GET", "POST"])
+def theme_create(request: HttpRequest) -> HttpResponse:
+    form = ThemeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            theme = catalog_services.theme_create(merchant=request.merchant, **form.service_kwargs())
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, f"Theme “{theme.title}” created. Now open some slots for it.")
+            return redirect("merchant:slot-list", pk=theme.pk)
+    return _render(request, "theme_form.html", {"form": form}, status=_form_status(form))
+
+
+@approved_merchant_required
+@require_http_methods(["GET", "POST"])
+def theme_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    theme = get_object_or_404(selectors.merchant_themes(merchant=request.merchant), pk=pk)
+    form = ThemeEditForm(request.POST or None, initial=ThemeForm.initial_from(theme))
+    if request.method == "POST" and form.is_valid():
+        try:
+            catalog_services.theme_update(theme=theme, **form.service_kwargs())
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, f"Theme “{theme.title}” saved.")
+            return redirect("merchant:theme-list")
+    return _render(request, "theme_form.html", {"form": form, "theme": theme}, status=_form_status(form))
+
+
+@approved_merchant_required
+@require_http_methods(["GET", "POST"])
+def theme_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
+    theme = get_object_or_404(selectors.merchant_themes(merchant=request.merchant), pk=pk)
+    if request.method == "POST":
+        catalog_services.theme_deactivate(theme=theme)
+        messages.success(request, f"Theme “{theme.title}” is no longer listed.")
+        return redirect("merchant:theme-list")
+    return _render(request, "theme_deactivate.html", {"theme": theme})
+
+
+def _form_status(form) -> int:
+    return 400 if form.is_bound and form.errors else 200
+
+
+# --- Slots of a theme -------------------------------------------------------------------
+
+
+def _slot_list_response(request: HttpRequest, theme, form: SlotForm, *, status: int = 200) -> HttpResponse:
+    show_past = request.GET.get("show") == "past"
+    now = timezone.now()
+    if show_past:
+        slots = with_seats_left(
+            selectors.merchant_slots(merchant=request.merchant).filter(theme=theme, starts_at__lte=now), now=now
+        ).order_by("-starts_at", "-id")
+    else:
+        slots = slot_list_for_theme(theme_id=theme.pk, now=now)
+    page = Paginator(slots, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"theme": theme, "page": page, "form": form, "show_past": show_past, "now": now}
+    return _render(request, "slot_list.html", context, status=status)
+
+
+@approved_merchant_required
+def slot_list(request: HttpRequest, pk: int) -> HttpResponse:
+    theme = get_object_or_404(selectors.merchant_themes(merchant=request.merchant), pk=pk)
+    return _slot_list_response(request, theme, SlotForm(merchant=request.merchant))
+
+
+@approved_merchant_required
+@require_POST
+def slot_add(request: HttpRequest, pk: int) -> HttpResponse:
+    theme = get_object_or_404(selectors.merchant_themes(merchant=request.merchant), pk=pk)
+    form = SlotForm(request.POST, merchant=request.merchant)
+    if form.is_valid():
+        try:
+            catalog_services.slot_create(
+                theme=theme, starts_at=form.cleaned_data["starts_at"], capacity=form.cleaned_data["capacity"]
+            )
+        except DomainError as exc:
+            add_domain_error(form, exc, {"starts_at": "date", "ends_at": "time"})
+        else:
+            local = timezone.localtime(form.cleaned_data["starts_at"], request.merchant.tzinfo)
+            messages.success(request, f"Slot added on {local:%A %d %B %Y at %H:%M}.")
+            return redirect("merchant:slot-list", pk=theme.pk)
+    return _slot_list_response(request, theme, form, status=400)
+
+
+@approved_merchant_required
+@require_http_methods(["GET", "POST"])
+def slot_schedule(request: HttpRequest, pk: int) -> HttpResponse:
+    """Weekly schedule: POST action=preview shows slot_schedule_plan; action=create runs slot_bulk_create."""
+    theme = get_object_or_404(selectors.merchant_themes(merchant=request.merchant).select_related("merchant"), pk=pk)
+    action = request.POST.get("action", "preview")
+    form = ScheduleForm(request.POST or None, merchant=request.merchant)
+    plan = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            if action == "create":
+                created, skipped = catalog_services.slot_bulk_create(
+                    theme=theme, capacity=form.cleaned_data["capacity"], **form.plan_kwargs()
+                )
+            else:
+                plan = catalog_services.slot_schedule_plan(theme=theme, **form.plan_kwargs())
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            if action == "create":
+                messages.success(request, f"Created {created} slots; skipped {skipped}.")
+                return redirect("merchant:slot-list", pk=theme.pk)
+    # The confirm button posts exactly what was previewed, as hidden inputs (no ids: no clash with the form).
+    confirm_form = ScheduleForm(request.POST, merchant=request.merchant, auto_id=False) if plan else None
+    return _render(
+        request,
+        "slot_schedule.html",
+        {"theme": theme, "form": form, "plan": plan, "confirm_form": confirm_form},
+        status=_form_status(form),
+    )
+
+
+# --- One slot --------------------------------------------------------------------------
+
+
+def _owned_slot(request: HttpRequest, pk: int):
+    return get_object_or_404(with_seats_left(selectors.merchant_slots(merchant=request.merchant)), pk=pk)
+
+
+@approved_merchant_required
+@require_http_methods(["GET", "POST"])
+def slot_capacity(request: HttpRequest, pk: int) -> HttpResponse:
+    slot = _owned_slot(request, pk)
+    form = CapacityForm(request.POST or None, initial={"capacity": slot.capacity})
+    if request.method == "POST" and form.is_valid():
+        try:
+            catalog_services.slot_update_capacity(slot=slot, capacity=form.cleaned_data["capacity"])
+        except DomainError as exc:
+            if exc.code == "capacity_below_booked":
+                form.add_error("capacity", exc.message)
+            else:
+                add_domain_error(form, exc)
+        else:
+            messages.success(request, f"Capacity changed to {form.cleaned_data['capacity']}.")
+            return redirect("merchant:slot-list", pk=slot.theme_id)
+    context = {"slot": slot, "theme": slot.theme, "form": form, "seats_taken": slot.capacity - slot.seats_left}
+    return _render(request, "slot_capacity.html", context, status=_form_status(form))
+
+
+@approved_merchant_required
+@require_http_methods(["GET", "POST"])
+def slot_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    slot = _owned_slot(request, pk)
+    status = 200
+    if request.method == "POST":
+        try:
+            _, cancelled = catalog_services.slot_cancel(slot=slot, by=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            status = 409
+        else:
+            messages.success(request, f"Slot cancelled. {cancelled} bookings were cancelled.")
+            return redirect("merchant:slot-list", pk=slot.theme_id)
+    impact = selectors.slot_cancel_impact(slot=slot)
+    return _render(request, "slot_cancel.html", {"slot": slot, "theme": slot.theme, "impact": impact}, status=status)
+
+
+@approved_merchant_required
+def slot_participants_page(request: HttpRequest, pk: int) -> HttpResponse:
+    slot = _owned_slot(request, pk)
+    now = timezone.now()
+    bookings = list(slot_participants(slot_id=slot.pk, now=now))
+    markable = (BookingStatus.CONFIRMED, BookingStatus.ATTENDED, BookingStatus.NO_SHOW)
+    for booking in bookings:
+        booking.markable = booking.status in markable
+    context = {
+        "slot": slot,
+        "theme": slot.theme,
+        "bookings": bookings,
+        "people": sum(b.party_size for b in bookings),
+        "started": slot.starts_at <= now,
+        "cancelled": slot.status == SlotStatus.CANCELLED,
+    }
+    return _render(request, "slot_participants.html", context)
+
+
+@approved_merchant_required
+@require_POST
+def booking_attendance(request: HttpRequest, pk: int) -> HttpResponse:
+    booking = get_object_or_404(selectors.merchant_bookings(merchant=request.merchant), pk=pk)
+    form = AttendanceForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose attended or no-show.")
+    else:
+        try:
+            booking_mark_attendance(booking_id=booking.pk, status=form.cleaned_data["status"], by=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            label = "attended" if form.cleaned_data["status"] == BookingStatus.ATTENDED else "a no-show"
+            name = booking.customer.full_name or booking.customer.email
+            messages.success(request, f"{name} marked {label}.")
+    return redirect(reverse("merchant:slot-participants", kwargs={"pk": booking.slot_id}) + f"#booking-{booking.pk}")

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+
+from bookwise.admin_tools import (
+    EstimatedCountPaginator,
+    ReadOnlyAdminMixin,
+    ServiceOwnedAdminMixin,
+    parse_id,
+    users_with_email,
+)
+from payments import services
+from payments.models import Payment, Refund
+
+REFUND_FIELDS = (
+    "payment",
+    "stripe_refund_id",
+    "amount",
+    "reason",
+    "status",
+    "idempotency_key",
+    "attempts",
+    "last_error",
+    "created_at",
+    "updated_at",
+)
+
+
+class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Refund
+    fields = ("stripe_refund_id", "amount", "reason", "status", "attempts", "last_error", "created_at")
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Payment)
+class PaymentAdmin(ServiceOwnedAdminMixin, admin.ModelAdmin):
+    list_display = ("stripe_payment_intent_id", "booking", "amount", "currency", "status", "created_at")
+    list_filter = ("status",)
+    search_fields = ("stripe_payment_intent_id", "booking__id", "booking__customer__email")
+    search_help_text = "A PaymentIntent id (pi_...), a booking id or the customer's exact email address."
+    list_select_related = ("booking",)
+    # Every field mirrors Stripe or was set by the payment services: nothing is
+    # edited here. The client secret lets a browser confirm the payment; it is
+    # not shown at all.
+    fields = (
+        "booking",
+        "stripe_payment_intent_id",
+        "amount",
+        "currency",
+        "status",
+        "succeeded_at",
+        "idempotency_key",
+        "client_idempotency_key",
+        "last_error",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+    inlines = (RefundInline,)
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    actions = ("refund",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Refund in full (or send a failed refund again)", permissions=["change"])
+    def refund(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
+        """Calls payments.services.payment_refund; Stripe is called by a task after commit. The booking stays as is."""
+        sent = skipped = 0
+        for payment_id in queryset.values_list("pk", flat=True):
+            if services.payment_refund(payment_id=payment_id, reason="admin") is None:
+                skipped += 1
+            else:
+                sent += 1
+        if sent:
+            self.message_user(request, f"{sent} refund(s) recorded; Stripe is called in the background.")
+        if skipped:
+            self.message_user(request, f"{skipped} payment(s) skipped: not paid.", level=messages.WARNING)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Payment | None = None) -> bool:
+        return False
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Payment], search_term: str
+    ) -> tuple[QuerySet[Payment], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        booking_id = parse_id(term)
+        if booking_id is not None:
+            return queryset.filter(booking_id=booking_id), False
+        if "@" in term:
+            return queryset.filter(booking__customer__in=users_with_email(term)), False
+        return queryset.filter(stripe_payment_intent_id=term), False
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "payment", "amount", "reason", "status", "attempts", "created_at")
+    list_filter = ("status",)
+    search_fields = ("stripe_refund_id", "payment__stripe_payment_intent_id")
+    search_help_text = "A refund id (re_...) or a PaymentIntent id (pi_...)."
+    list_select_related = ("payment",)
+    fields = REFUND_FIELDS
+    readonly_fields = REFUND_FIELDS
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Refund], search_term: str
+    ) -> tuple[QuerySet[Refund], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(Q(stripe_refund_id=term) | Q(payment__stripe_payment_intent_id=term)), False
