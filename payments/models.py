@@ -8,6 +8,9 @@ from bookwise.models import TimeStampedModel
 
 
 class PaymentStatus(models.TextChoices):
+    # The row exists (it is the arbiter of "one intent per booking") but the
+    # PaymentIntent has not been created at Stripe yet, or that call failed.
+    CREATING = "creating", "Creating"
     REQUIRES_PAYMENT = "requires_payment", "Requires payment"
     PROCESSING = "processing", "Processing"
     SUCCEEDED = "succeeded", "Succeeded"
@@ -20,7 +23,7 @@ class Payment(TimeStampedModel):
     """The one Stripe PaymentIntent of a booking."""
 
     booking = models.OneToOneField(Booking, on_delete=models.PROTECT, related_name="payment")
-    stripe_payment_intent_id = models.CharField(max_length=255, unique=True)
+    stripe_payment_intent_id = models.CharField(max_length=255, blank=True, help_text="Empty while creating.")
     client_secret = models.CharField(max_length=255, blank=True)
     amount = models.PositiveBigIntegerField()
     currency = models.CharField(max_length=3)
@@ -33,6 +36,11 @@ class Payment(TimeStampedModel):
     class Meta:
         constraints = [
             models.UniqueConstraint(
+                fields=["stripe_payment_intent_id"],
+                condition=~Q(stripe_payment_intent_id=""),
+                name="payment_stripe_intent_id_unique",
+            ),
+            models.UniqueConstraint(
                 fields=["client_idempotency_key"],
                 condition=~Q(client_idempotency_key=""),
                 name="payment_client_idempotency_key_unique",
@@ -41,7 +49,7 @@ class Payment(TimeStampedModel):
         indexes = [models.Index(fields=["status", "updated_at"], name="payment_status_updated_idx")]
 
     def __str__(self) -> str:
-        return self.stripe_payment_intent_id
+        return self.stripe_payment_intent_id or f"Payment {self.pk} (creating)"
 
 
 class RefundStatus(models.TextChoices):

@@ -1,0 +1,47 @@
+"""Reads of payments, each with its visibility rule."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import Q, QuerySet
+
+from bookings.models import Booking, BookingStatus
+from payments.models import Payment, PaymentStatus
+
+# Payments whose PaymentIntent may still change at Stripe in a way we care about.
+OPEN_PAYMENT_STATUSES = (PaymentStatus.REQUIRES_PAYMENT, PaymentStatus.PROCESSING, PaymentStatus.FAILED)
+
+
+def booking_payable_by(*, user) -> QuerySet[Booking]:
+    """Bookings the caller may pay: only their own (anything else is a 404)."""
+    if not (user and user.is_authenticated):
+        return Booking.objects.none()
+    return Booking.objects.filter(customer=user)
+
+
+def payment_for_intent(*, intent_id: str) -> Payment | None:
+    if not intent_id:
+        return None
+    return Payment.objects.filter(stripe_payment_intent_id=intent_id).first()
+
+
+def payment_ids_to_reconcile(*, now: datetime, window: timedelta, min_age: timedelta, limit: int) -> list[int]:
+    """Payments whose intent should be re-read from Stripe, least recently checked first.
+
+    Bookings still waiting for payment, and those that expired or were cancelled
+    within `window` (a customer holding the client secret can still pay them;
+    the webhook might have been lost). Rows touched within `min_age` are left
+    alone: a webhook is probably on its way. Uses payment_status_updated_idx.
+    """
+    recent_end = Q(
+        booking__status__in=(BookingStatus.EXPIRED, BookingStatus.CANCELLED),
+        booking__updated_at__gte=now - window,
+    )
+    return list(
+        Payment.objects.filter(status__in=OPEN_PAYMENT_STATUSES, updated_at__lte=now - min_age)
+        .exclude(stripe_payment_intent_id="")
+        .filter(Q(booking__status=BookingStatus.PENDING_PAYMENT) | recent_end)
+        .order_by("updated_at", "id")
+        .values_list("pk", flat=True)[:limit]
+    )

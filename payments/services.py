@@ -1,0 +1,603 @@
+"""Money through Stripe: one PaymentIntent per booking, webhooks, refunds, reconciliation.
+
+The flow
+--------
+1. The customer's client calls ``POST /api/v1/payments/create/``:
+   :func:`payment_intent_for_booking` creates (or returns) the booking's one
+   PaymentIntent; the client confirms the card with Stripe.js and the intent's
+   ``client_secret``.
+2. Stripe POSTs a signed event to dj-stripe's view at
+   ``/stripe/webhook/<djstripe_uuid>/``: one ``djstripe.WebhookEndpoint`` row
+   whose ``secret`` is ``STRIPE_WEBHOOK_SECRET`` (``manage.py
+   stripe_webhook_endpoint`` creates it and prints the path; register
+   ``SITE_URL`` + that path at Stripe; in development the start script registers
+   it with localstripe). dj-stripe answers 400 when the ``Stripe-Signature``
+   header is missing or wrong or older than the endpoint's
+   ``djstripe_tolerance`` seconds, stores each event id once
+   (``djstripe.Event``), re-retrieves the object from the Stripe API to sync its
+   own tables (``GET /v1/payment_intents/<id>``, ...), then sends its signals.
+   Everything runs in one transaction: a failure answers 500, nothing is kept
+   and Stripe delivers again later.
+3. Our receivers (payments/webhooks.py) pass the object from the event payload
+   to :func:`payment_apply_intent` or :func:`payment_apply_charge_refunded`.
+   A succeeded intent confirms the booking through
+   ``bookings.services.booking_confirm_payment``; when that answers MUST_REFUND
+   (the hold ran out and the seats are gone, or the booking was cancelled) a
+   Refund row is recorded and ``payments.tasks.process_refund`` sends it after
+   commit.
+4. ``payments.tasks.reconcile_pending_payments`` (Celery beat) re-reads the
+   intents of bookings still waiting for payment (or ended recently) and applies
+   them through the same service, so a lost webhook cannot leave a paid customer
+   unconfirmed.
+
+Settings that matter: ``STRIPE_SECRET_KEY``; ``STRIPE_WEBHOOK_SECRET`` (the
+endpoint's signing secret); ``STRIPE_WEBHOOK_TOLERANCE`` (seconds, copied to the
+endpoint's ``djstripe_tolerance``); ``STRIPE_API_HOST`` (localstripe's URL, in
+development and tests only); ``STRIPE_TIMEOUT_SECONDS``;
+``PAYMENT_RECONCILE_SECONDS``, ``PAYMENT_RECONCILE_WINDOW_HOURS``;
+``BOOKING_HOLD_MINUTES``. ``DEBUG`` must be off in production: with it on,
+dj-stripe trusts a secret sent in an ``X-Djstripe-Webhook-Secret`` header.
+
+Rules
+-----
+- Every Stripe write carries a deterministic idempotency key stored on its row
+  (``booking-<id>-intent``, ``booking-<id>-refund``), so a retry can never
+  charge or refund twice.
+- No Stripe call runs while a row lock is held (the one advisory lock around
+  intent creation is explained in :func:`payment_intent_for_booking`).
+- Lock order, shared with bookings.services: slot row, booking row, payment
+  row, refund row.
+- Statuses never move backwards: a late ``payment_failed`` after ``succeeded``
+  changes nothing, a confirmed booking never returns to pending.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import stripe
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.utils import timezone
+
+from bookings.models import Booking, BookingStatus
+from bookings.services import ConfirmOutcome, booking_confirm_payment
+from bookwise.errors import DomainError
+from catalog.models import Slot
+from payments.models import Payment, PaymentStatus, Refund, RefundStatus
+
+logger = logging.getLogger(__name__)
+
+# First key of pg_advisory_xact_lock(int, int): "creating the PaymentIntent of booking <second key>".
+INTENT_LOCK_NAMESPACE = 0x426B5049  # "BkPI"
+
+# Our payment statuses from which Stripe may still move the intent on.
+_AWAITING = (PaymentStatus.CREATING, PaymentStatus.REQUIRES_PAYMENT, PaymentStatus.PROCESSING, PaymentStatus.FAILED)
+# Intent statuses that still wait for the customer's card.
+_AWAITING_PAYMENT = {"requires_payment_method", "requires_confirmation", "requires_action"}
+
+
+class StripeUnavailable(Exception):
+    """Stripe could not be reached, or answered 429 or 5xx: the same call may be retried with the same key."""
+
+
+# --- Stripe access ------------------------------------------------------------------------
+
+
+def intent_idempotency_key(booking_id: int) -> str:
+    return f"booking-{booking_id}-intent"
+
+
+def refund_idempotency_key(booking_id: int) -> str:
+    return f"booking-{booking_id}-refund"
+
+
+def _http_client() -> stripe.HTTPClient:
+    return stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS)
+
+
+def stripe_client() -> stripe.StripeClient:
+    """A client for our own calls, configured from settings at call time.
+
+    The SDK's own network retries are off: Celery retries with backoff (same
+    idempotency key), and the API request answers 503 at once.
+    """
+    return stripe.StripeClient(
+        settings.STRIPE_SECRET_KEY,
+        base_addresses={"api": getattr(settings, "STRIPE_API_HOST", "") or stripe.DEFAULT_API_BASE},
+        max_network_retries=0,
+        http_client=_http_client(),
+    )
+
+
+def is_transient(error: stripe.StripeError) -> bool:
+    """Network trouble, rate limits and Stripe's 5xx: worth retrying with the same idempotency key."""
+    if isinstance(error, stripe.APIConnectionError | stripe.RateLimitError):
+        return True
+    if isinstance(error, stripe.IdempotencyError):
+        return error.code == "idempotency_key_in_use"  # the same key is still being processed
+    if isinstance(error, stripe.APIError):
+        return (error.http_status or 500) >= 500
+    return False
+
+
+def _error_text(error: Exception) -> str:
+    message = getattr(error, "user_message", None) or str(error) or error.__class__.__name__
+    return f"{error.__class__.__name__}: {message}"[:2000]
+
+
+# --- Creating the PaymentIntent -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntentResult:
+    payment: Payment
+    created: bool  # True: answer 201 (this request created the intent, or replays the request that did)
+
+
+def _check_payable(booking: Booking, now: datetime) -> None:
+    if booking.status != BookingStatus.PENDING_PAYMENT:
+        raise DomainError("not_payable", f"A {booking.get_status_display().lower()} booking cannot be paid.")
+    if booking.expires_at is not None and booking.expires_at <= now:
+        raise DomainError("not_payable", "This hold has expired: book the slot again.")
+    if booking.amount <= 0:
+        raise DomainError("not_payable", "This booking has nothing to pay.")
+
+
+def payment_intent_for_booking(
+    *, booking_id: int, customer, client_key: str = "", now: datetime | None = None
+) -> IntentResult:
+    """Create, or return, the one PaymentIntent of the customer's pending booking.
+
+    Raises DomainError not_found (404: not the caller's booking), not_payable,
+    idempotency_key_reused (409), payment_provider_unavailable (503: Stripe
+    unreachable or slow; retrying the request is safe) and payment_provider_error
+    (502: Stripe refused the request).
+
+    Why it cannot charge twice, also under concurrent requests:
+
+    1. A short transaction locks the booking row, checks that it is payable and
+       gets or creates its Payment row (status ``creating``, idempotency key
+       ``booking-<id>-intent``). The one-to-one constraint makes that row the
+       arbiter; the transaction commits before Stripe is called.
+    2. If the row has no intent yet, a second transaction takes the PostgreSQL
+       advisory lock ``(INTENT_LOCK_NAMESPACE, booking id)``, re-reads the row and,
+       only if the intent is still missing, calls Stripe with the deterministic
+       idempotency key, then stores the intent id and client secret.
+
+    The advisory lock is the one deliberate exception to "nothing leaves the
+    process inside a lock": it holds no row lock (the booking row is free for
+    the webhook, the expiry sweep and cancellations), only requests creating
+    this same booking's intent wait for it, and it is bounded by
+    STRIPE_TIMEOUT_SECONDS (waiters give up with a 503 after lock_timeout). It is
+    needed because the deterministic key alone is not enough: Stripe answers a
+    concurrent request with the same key with an error rather than the same
+    intent, and localstripe ignores idempotency keys altogether. If the process
+    dies mid-call the lock dies with its connection; the row stays ``creating``
+    with ``last_error`` set and the next request retries with the same key
+    (Stripe then returns the intent it may already have created).
+    """
+    now = now or timezone.now()
+    scoped_key = f"{customer.pk}:{client_key}" if client_key else ""
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update(of=("self",)).filter(pk=booking_id, customer_id=customer.pk).first()
+        if booking is None:
+            raise DomainError("not_found", "No such booking.", http_status=404)
+        if (
+            scoped_key
+            and Payment.objects.filter(client_idempotency_key=scoped_key).exclude(booking_id=booking.pk).exists()
+        ):
+            raise DomainError("idempotency_key_reused", "This Idempotency-Key was already used for another booking.")
+        _check_payable(booking, now)
+        payment = Payment.objects.filter(booking=booking).first()
+        if payment is None:
+            try:
+                with transaction.atomic():
+                    payment = Payment.objects.create(
+                        booking=booking,
+                        amount=booking.amount,
+                        currency=booking.currency,
+                        status=PaymentStatus.CREATING,
+                        idempotency_key=intent_idempotency_key(booking.pk),
+                        client_idempotency_key=scoped_key,
+                    )
+            except IntegrityError:
+                # The booking row lock serialises this booking's requests, so only
+                # the client's key can clash: a concurrent request used it for another booking.
+                raise DomainError(
+                    "idempotency_key_reused", "This Idempotency-Key was already used for another booking."
+                ) from None
+    replay = bool(scoped_key) and payment.client_idempotency_key == scoped_key
+    if payment.stripe_payment_intent_id:
+        return IntentResult(payment=payment, created=replay)
+    result = _payment_create_intent(payment_id=payment.pk, now=now)
+    return IntentResult(payment=result.payment, created=result.created or replay)
+
+
+def _payment_create_intent(*, payment_id: int, now: datetime) -> IntentResult:
+    """Call Stripe for a Payment row still ``creating``. Caller holds no lock."""
+    booking_id = Payment.objects.values_list("booking_id", flat=True).get(pk=payment_id)
+    error: stripe.StripeError | None = None
+    try:
+        with transaction.atomic():
+            _advisory_xact_lock(booking_id, wait_seconds=settings.STRIPE_TIMEOUT_SECONDS + 2)
+            # READ COMMITTED: this read sees the intent id a request before us stored.
+            payment = Payment.objects.get(pk=payment_id)
+            if payment.stripe_payment_intent_id:
+                return IntentResult(payment=payment, created=False)
+            try:
+                intent = stripe_client().v1.payment_intents.create(
+                    params={
+                        "amount": payment.amount,
+                        "currency": payment.currency,
+                        "payment_method_types": ["card"],
+                        "metadata": {"booking_id": str(booking_id)},
+                    },
+                    options={"idempotency_key": payment.idempotency_key},
+                )
+            except stripe.StripeError as exc:
+                error = exc
+                Payment.objects.filter(pk=payment_id).update(last_error=_error_text(exc), updated_at=now)
+            else:
+                payment = Payment.objects.select_for_update().get(pk=payment_id)
+                _adopt_intent(payment, {"id": intent.id, "client_secret": intent.client_secret})
+                if payment.last_error:
+                    payment.last_error = ""
+                    payment.save(update_fields=["last_error", "updated_at"])
+                return IntentResult(payment=payment, created=True)
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        logger.warning("payment %s: gave up waiting for the intent creation lock", payment_id)
+        raise DomainError(
+            "payment_provider_unavailable",
+            "The payment provider is slow to answer right now. Try again in a moment.",
+            http_status=503,
+        ) from None
+    logger.warning("payment %s: Stripe refused to create the intent: %s", payment_id, error)
+    if is_transient(error):
+        raise DomainError(
+            "payment_provider_unavailable",
+            "The payment provider cannot be reached right now. Try again in a moment.",
+            http_status=503,
+        ) from error
+    raise DomainError(
+        "payment_provider_error", "The payment provider refused to create this payment.", http_status=502
+    ) from error
+
+
+def _advisory_xact_lock(booking_id: int, *, wait_seconds: float) -> None:
+    """Take the transaction-scoped advisory lock "creating the intent of this booking".
+
+    Waits at most `wait_seconds` (then OperationalError, SQLSTATE 55P03). Two
+    bookings whose ids differ by 2**31 share a lock: they only wait for each other.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        (previous,) = cursor.fetchone()
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(wait_seconds * 1000)}ms"])
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [INTENT_LOCK_NAMESPACE, booking_id % 2**31])
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+
+
+# --- Applying Stripe's view of a PaymentIntent (webhooks, reconciliation) -------------------
+
+
+class ApplyOutcome:
+    IGNORED = "ignored"  # not one of our intents
+    UNCHANGED = "unchanged"
+    CONFIRMED = ConfirmOutcome.CONFIRMED.value
+    ALREADY_CONFIRMED = ConfirmOutcome.ALREADY_CONFIRMED.value
+    REFUND = "refund"  # paid, but refunded (late payment with the seats gone, or cancelled booking)
+    FAILED = "failed"
+    PROCESSING = "processing"
+    CANCELED = "canceled"
+
+
+def _find_payment_id(intent: Mapping[str, Any]) -> int | None:
+    """Our Payment for this intent: by intent id, else by metadata for a row whose intent id was never stored."""
+    intent_id = intent.get("id") or ""
+    payment_id = Payment.objects.filter(stripe_payment_intent_id=intent_id).values_list("pk", flat=True).first()
+    if payment_id is not None or not intent_id:
+        return payment_id
+    booking_id = str((intent.get("metadata") or {}).get("booking_id") or "")
+    if not booking_id.isdigit():
+        return None
+    return (
+        Payment.objects.filter(booking_id=int(booking_id), stripe_payment_intent_id="", amount=intent.get("amount"))
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def payment_apply_intent(*, intent: Mapping[str, Any], now: datetime | None = None) -> str:
+    """Apply the state of a PaymentIntent (a webhook payload, or re-read from Stripe). Idempotent.
+
+    ``succeeded`` confirms the booking (or refunds a payment that cannot be
+    honoured); a failure is recorded on the payment and leaves the booking
+    pending until its hold expires. Nothing ever moves backwards, so duplicate
+    and out-of-order deliveries are harmless. Runs inside the caller's
+    transaction when there is one (dj-stripe's webhook transaction).
+    """
+    now = now or timezone.now()
+    payment_id = _find_payment_id(intent)
+    if payment_id is None:
+        logger.info("ignoring PaymentIntent %s: no payment of ours", intent.get("id"))
+        return ApplyOutcome.IGNORED
+    status = intent.get("status")
+    with transaction.atomic():
+        if status == "succeeded":
+            # Lock order of bookings.services (slot, booking), then the payment.
+            booking_id, slot_id = Payment.objects.values_list("booking_id", "booking__slot_id").get(pk=payment_id)
+            Slot.objects.select_for_update(of=("self",)).only("pk").get(pk=slot_id)
+            Booking.objects.select_for_update(of=("self",)).only("pk").get(pk=booking_id)
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        _adopt_intent(payment, intent)
+        if status == "succeeded":
+            return _apply_succeeded(payment, now)
+        if status == "canceled":
+            return _move(payment, PaymentStatus.CANCELED, allowed_from=_AWAITING)
+        if status == "processing":
+            return _move(payment, PaymentStatus.PROCESSING, allowed_from=_AWAITING)
+        if status in _AWAITING_PAYMENT and intent.get("last_payment_error"):
+            error = intent["last_payment_error"]
+            message = (error.get("message") or error.get("code") or "The payment failed.")[:2000]
+            return _move(payment, PaymentStatus.FAILED, allowed_from=_AWAITING, last_error=message)
+        return ApplyOutcome.UNCHANGED
+
+
+def _adopt_intent(payment: Payment, intent: Mapping[str, Any]) -> None:
+    """Store the intent id on a row still ``creating`` (Stripe answered but the row was never updated)."""
+    if payment.stripe_payment_intent_id:
+        return
+    payment.stripe_payment_intent_id = intent["id"]
+    payment.client_secret = intent.get("client_secret") or ""
+    fields = ["stripe_payment_intent_id", "client_secret", "updated_at"]
+    if payment.status == PaymentStatus.CREATING:
+        payment.status = PaymentStatus.REQUIRES_PAYMENT
+        fields.append("status")
+    payment.save(update_fields=fields)
+
+
+def _move(payment: Payment, to: str, *, allowed_from: tuple[str, ...], last_error: str | None = None) -> str:
+    """Guarded payment status move. Caller holds the payment row lock."""
+    if payment.status == to and last_error in (None, payment.last_error):
+        return ApplyOutcome.UNCHANGED
+    if payment.status not in allowed_from:
+        return ApplyOutcome.UNCHANGED
+    payment.status = to
+    fields = ["status", "updated_at"]
+    if last_error is not None:
+        payment.last_error = last_error
+        fields.append("last_error")
+    payment.save(update_fields=fields)
+    return {
+        PaymentStatus.FAILED: ApplyOutcome.FAILED,
+        PaymentStatus.PROCESSING: ApplyOutcome.PROCESSING,
+        PaymentStatus.CANCELED: ApplyOutcome.CANCELED,
+    }[to]
+
+
+def _apply_succeeded(payment: Payment, now: datetime) -> str:
+    """Caller holds the slot, booking and payment row locks, in that order."""
+    if payment.status not in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED):
+        payment.status = PaymentStatus.SUCCEEDED
+        payment.succeeded_at = now
+        payment.last_error = ""
+        payment.save(update_fields=["status", "succeeded_at", "last_error", "updated_at"])
+    if payment.refunds.exists():
+        # A refund was already decided for this money (late payment, cancellation):
+        # never confirm the booking behind it, even if seats have freed up since.
+        return ApplyOutcome.REFUND
+    outcome = booking_confirm_payment(booking_id=payment.booking_id, now=now)
+    if outcome == ConfirmOutcome.MUST_REFUND:
+        cancelled = Booking.objects.filter(pk=payment.booking_id, status=BookingStatus.CANCELLED).exists()
+        _refund_record(payment=payment, reason="cancelled" if cancelled else "late_payment")
+        return ApplyOutcome.REFUND
+    return outcome.value
+
+
+def payment_apply_charge_refunded(*, charge: Mapping[str, Any]) -> str:
+    """Record a ``charge.refunded`` event: our refunds succeeded, or someone refunded in Stripe's dashboard."""
+    intent = charge.get("payment_intent") or ""
+    intent_id = intent.get("id", "") if isinstance(intent, Mapping) else str(intent)  # expanded or not
+    payment_id = Payment.objects.filter(stripe_payment_intent_id=intent_id or "-").values_list("pk", flat=True).first()
+    if payment_id is None:
+        logger.info("ignoring charge %s: no payment of ours", charge.get("id"))
+        return ApplyOutcome.IGNORED
+    refunded_amount = int(charge.get("amount_refunded") or 0)
+    fully = bool(charge.get("refunded")) or refunded_amount >= int(charge.get("amount") or 0) > 0
+    stripe_refunds = [r for r in ((charge.get("refunds") or {}).get("data") or []) if isinstance(r, Mapping)]
+    stripe_ids = [r.get("id") for r in stripe_refunds if r.get("id")]
+    changed = False
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        refunds = list(payment.refunds.select_for_update().order_by("pk"))
+        known_ids = {r.stripe_refund_id for r in refunds if r.stripe_refund_id}
+        unknown_ids = [i for i in stripe_ids if i not in known_ids]
+        for refund in refunds:
+            if refund.status == RefundStatus.SUCCEEDED:
+                continue
+            if refund.stripe_refund_id in stripe_ids or fully:
+                refund.status = RefundStatus.SUCCEEDED
+                refund.last_error = ""
+                if not refund.stripe_refund_id and len(unknown_ids) == 1:
+                    refund.stripe_refund_id = unknown_ids.pop()
+                refund.save(update_fields=["status", "last_error", "stripe_refund_id", "updated_at"])
+                changed = True
+        if fully and not refunds:
+            # Refunded outside BookWise: record it, so that a later cancellation
+            # finds the refund done instead of asking Stripe for a second one.
+            Refund.objects.create(
+                payment=payment,
+                amount=refunded_amount or payment.amount,
+                reason="refunded_at_stripe",
+                status=RefundStatus.SUCCEEDED,
+                stripe_refund_id=unknown_ids[0] if len(unknown_ids) == 1 else "",
+                idempotency_key=refund_idempotency_key(payment.booking_id),
+            )
+            changed = True
+        if fully and payment.status == PaymentStatus.SUCCEEDED:
+            payment.status = PaymentStatus.REFUNDED
+            payment.save(update_fields=["status", "updated_at"])
+            changed = True
+    return "refunded" if changed else ApplyOutcome.UNCHANGED
+
+
+def payment_sync_from_stripe(*, payment_id: int, now: datetime | None = None) -> str:
+    """Re-read a payment's intent from Stripe and apply it (reconciliation). Raises StripeUnavailable."""
+    now = now or timezone.now()
+    intent_id = Payment.objects.filter(pk=payment_id).values_list("stripe_payment_intent_id", flat=True).first()
+    if not intent_id:
+        return ApplyOutcome.IGNORED
+    try:
+        intent = stripe_client().v1.payment_intents.retrieve(intent_id)
+    except stripe.StripeError as exc:
+        Payment.objects.filter(pk=payment_id).update(last_error=_error_text(exc), updated_at=now)
+        if is_transient(exc):
+            raise StripeUnavailable(str(exc)) from exc
+        logger.error("payment %s: cannot read intent %s from Stripe: %s", payment_id, intent_id, exc)
+        return ApplyOutcome.UNCHANGED
+    outcome = payment_apply_intent(intent=intent.to_dict(), now=now)
+    if outcome == ApplyOutcome.UNCHANGED:
+        # Mark it checked, so the next sweep looks at the others first.
+        Payment.objects.filter(pk=payment_id).update(updated_at=now)
+    return outcome
+
+
+def payment_mark_sync_failed(*, payment_id: int, error: str) -> None:
+    """Final failure of a reconciliation: leave a note an admin sees on the payment."""
+    Payment.objects.filter(pk=payment_id).update(last_error=f"reconciliation failed: {error}"[:2000])
+
+
+# --- Refunds ------------------------------------------------------------------------------
+
+
+def _refund_record(*, payment: Payment, reason: str) -> Refund:
+    """Record a full refund of `payment` and send it after commit. One refund per booking (deterministic key).
+
+    Caller holds the payment row lock inside a transaction.
+    """
+    refund, created = Refund.objects.get_or_create(
+        idempotency_key=refund_idempotency_key(payment.booking_id),
+        defaults={"payment": payment, "amount": payment.amount, "reason": reason},
+    )
+    if created:
+        from payments import tasks
+
+        transaction.on_commit(lambda: tasks.process_refund.delay(refund.pk))
+    return refund
+
+
+def payment_refund_for_booking(*, booking_id: int, reason: str) -> Refund | None:
+    """Record a full refund of the booking's succeeded payment; Stripe is called after commit.
+
+    Caller holds the booking row lock inside a transaction. Returns None when
+    nothing was paid. Idempotent: one refund per payment (deterministic key).
+    """
+    payment = Payment.objects.select_for_update().filter(booking_id=booking_id).first()
+    if payment is None or payment.status != PaymentStatus.SUCCEEDED:
+        return None
+    return _refund_record(payment=payment, reason=reason)
+
+
+def refund_process(*, refund_id: int) -> Refund | None:
+    """Send a recorded refund to Stripe and record the answer. Idempotent; raises StripeUnavailable.
+
+    Runs in a Celery task (payments.tasks.process_refund). The Stripe call runs
+    between two short transactions, with the refund's own idempotency key, so
+    a retry after a lost answer gets the same refund back.
+    """
+    with transaction.atomic():
+        payment_id = Refund.objects.filter(pk=refund_id).values_list("payment_id", flat=True).first()
+        if payment_id is None:
+            return None
+        Payment.objects.select_for_update().only("pk").get(pk=payment_id)
+        refund = Refund.objects.select_for_update().select_related("payment").get(pk=refund_id)
+        if refund.status != RefundStatus.PENDING:
+            return refund  # done, or failed for good (an admin may send it again)
+        refund.attempts += 1
+        refund.save(update_fields=["attempts", "updated_at"])
+    try:
+        result = stripe_client().v1.refunds.create(
+            params={
+                "payment_intent": refund.payment.stripe_payment_intent_id,
+                "amount": refund.amount,
+                "metadata": {"booking_id": str(refund.payment.booking_id), "refund_id": str(refund.pk)},
+            },
+            options={"idempotency_key": refund.idempotency_key},
+        )
+    except stripe.StripeError as exc:
+        if is_transient(exc):
+            Refund.objects.filter(pk=refund_id).update(last_error=_error_text(exc))
+            raise StripeUnavailable(str(exc)) from exc
+        if getattr(exc, "code", None) == "charge_already_refunded":
+            return _refund_store_result(refund_id, stripe_id="", stripe_status="succeeded", note=_error_text(exc))
+        logger.error("refund %s refused by Stripe: %s", refund_id, exc)
+        return _refund_store_result(refund_id, stripe_id="", stripe_status="failed", note=_error_text(exc))
+    return _refund_store_result(refund_id, stripe_id=result.id, stripe_status=result.status or "pending")
+
+
+def _refund_store_result(refund_id: int, *, stripe_id: str, stripe_status: str, note: str = "") -> Refund:
+    status = {
+        "succeeded": RefundStatus.SUCCEEDED,
+        "failed": RefundStatus.FAILED,
+        "canceled": RefundStatus.FAILED,
+    }.get(stripe_status, RefundStatus.PENDING)  # pending / requires_action: charge.refunded settles it
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(
+            pk=Refund.objects.values_list("payment_id", flat=True).get(pk=refund_id)
+        )
+        refund = Refund.objects.select_for_update().get(pk=refund_id)
+        if refund.status != RefundStatus.SUCCEEDED:
+            refund.status = status
+        if stripe_id:
+            refund.stripe_refund_id = stripe_id
+        refund.last_error = note if status == RefundStatus.FAILED else ""
+        refund.save(update_fields=["status", "stripe_refund_id", "last_error", "updated_at"])
+        if refund.status == RefundStatus.SUCCEEDED and payment.status == PaymentStatus.SUCCEEDED:
+            payment.status = PaymentStatus.REFUNDED
+            payment.save(update_fields=["status", "updated_at"])
+    return refund
+
+
+def refund_mark_failed(*, refund_id: int, error: str) -> None:
+    """Final failure after every retry: the refund shows as failed, with the reason, in the admin."""
+    Refund.objects.filter(pk=refund_id, status=RefundStatus.PENDING).update(
+        status=RefundStatus.FAILED, last_error=error[:2000], updated_at=timezone.now()
+    )
+
+
+def refund_retry(*, refund_id: int) -> Refund:
+    """Send a failed refund again (admin action). The same idempotency key is used."""
+    with transaction.atomic():
+        payment_id = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_id)
+        Payment.objects.select_for_update().only("pk").get(pk=payment_id)
+        refund = Refund.objects.select_for_update().get(pk=refund_id)
+        if refund.status == RefundStatus.FAILED:
+            refund.status = RefundStatus.PENDING
+            refund.save(update_fields=["status", "updated_at"])
+        if refund.status == RefundStatus.PENDING:
+            from payments import tasks
+
+            transaction.on_commit(lambda: tasks.process_refund.delay(refund.pk))
+    return refund
+
+
+def payment_refund(*, payment_id: int, reason: str = "admin") -> Refund | None:
+    """Admin action: refund a succeeded payment in full, or send its failed refund again.
+
+    The booking is left as it is (cancelling a booking refunds it on its own).
+    Returns None when there is nothing to refund (the payment did not succeed).
+    """
+    booking_id = Payment.objects.values_list("booking_id", flat=True).get(pk=payment_id)
+    with transaction.atomic():
+        Booking.objects.select_for_update(of=("self",)).only("pk").get(pk=booking_id)
+        refund_id = Refund.objects.filter(payment_id=payment_id).values_list("pk", flat=True).first()
+        if refund_id is not None:
+            return refund_retry(refund_id=refund_id)
+        return payment_refund_for_booking(booking_id=booking_id, reason=reason)
