@@ -23,6 +23,14 @@ def holding_q(now: datetime, prefix: str = "") -> Q:
     )
 
 
+def booking_effective_status(booking: Booking, *, now: datetime | None = None) -> str:
+    """The status a person should see: an unpaid hold past `expires_at` is already expired (read-time rule)."""
+    now = now or timezone.now()
+    if booking.status == BookingStatus.PENDING_PAYMENT and booking.expires_at is not None and booking.expires_at <= now:
+        return BookingStatus.EXPIRED
+    return booking.status
+
+
 def seats_taken(*, slot_id: int, now: datetime | None = None, exclude_booking_id: int | None = None) -> int:
     """Seats held on a slot. Under the slot row lock this is the number a join may trust."""
     now = now or timezone.now()

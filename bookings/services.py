@@ -9,6 +9,7 @@ free of deadlocks: customer row, then slot row, then booking rows.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -148,17 +149,73 @@ def booking_join(*, slot_id: int, customer, party_size: int = 1, now: datetime |
     return booking
 
 
-def _customer_may_refund_cancel(booking: Booking, now: datetime) -> bool:
-    cutoff = booking.slot.starts_at - timedelta(hours=booking.slot.theme.cancellation_cutoff_hours)
-    return now <= cutoff
+def _acts_for_merchant(booking: Booking, by) -> bool:
+    """`by` cancels as the slot's merchant or an admin (merchant rules), not as the customer."""
+    return by is not None and (
+        user_is_platform_admin(by) or booking.slot.theme.merchant.owner_id == getattr(by, "pk", None)
+    )
+
+
+def _customer_refund_deadline(booking: Booking) -> datetime:
+    return booking.slot.starts_at - timedelta(hours=booking.slot.theme.cancellation_cutoff_hours)
+
+
+@dataclass(frozen=True)
+class CancelTerms:
+    """Whether `by` may cancel a booking now, and what happens to the money.
+
+    `refund` is True when a paid (confirmed, non-free) booking would be refunded
+    in full. `reason` explains a refusal; `refund_deadline` is when a customer's
+    paid booking stops being cancellable.
+    """
+
+    allowed: bool
+    refund: bool = False
+    reason: str = ""
+    refund_deadline: datetime | None = None
+
+
+def booking_cancel_terms(*, booking: Booking, by, now: datetime | None = None) -> CancelTerms:
+    """The cancellation rule, shared by `booking_cancel` and the pages that explain it beforehand.
+
+    Customers may cancel a paid booking up to the theme's cutoff before the
+    start (full refund), an unpaid or free one until the start; merchants (and
+    admins) may cancel until the slot ends, always with a full refund. Needs
+    `booking.slot.theme.merchant` (loaded or loadable).
+    """
+    now = now or timezone.now()
+    merchant_side = _acts_for_merchant(booking, by)
+    if booking.status == BookingStatus.PENDING_PAYMENT and booking.expires_at <= now:
+        return CancelTerms(allowed=False, reason="This hold has already expired.")
+    if booking.status not in (BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED):
+        return CancelTerms(
+            allowed=False, reason=f"A {booking.get_status_display().lower()} booking cannot be cancelled."
+        )
+    paid = booking.status == BookingStatus.CONFIRMED and booking.amount > 0
+    if merchant_side:
+        if booking.slot.ends_at <= now:
+            return CancelTerms(allowed=False, reason="This slot has already ended.")
+        return CancelTerms(allowed=True, refund=paid)
+    if paid:
+        deadline = _customer_refund_deadline(booking)
+        if now > deadline:
+            return CancelTerms(
+                allowed=False,
+                reason=f"Paid bookings can be cancelled up to {booking.slot.theme.cancellation_cutoff_hours} hours "
+                "before the start.",
+                refund_deadline=deadline,
+            )
+        return CancelTerms(allowed=True, refund=True, refund_deadline=deadline)
+    if booking.slot.starts_at <= now:
+        return CancelTerms(allowed=False, reason="This slot has already started.")
+    return CancelTerms(allowed=True)
 
 
 def booking_cancel(*, booking_id: int, by, reason: str = "", now: datetime | None = None) -> Booking:
     """Cancel a booking and free its seats; a paid booking is refunded in full.
 
-    Customers may cancel a paid booking up to the theme's cutoff before the
-    start; merchants (and admins) may cancel until the slot ends, always with a
-    full refund. Caller has already checked that `by` may see the booking.
+    The rule is `booking_cancel_terms`, applied under the booking row lock.
+    Caller has already checked that `by` may see the booking.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -167,28 +224,13 @@ def booking_cancel(*, booking_id: int, by, reason: str = "", now: datetime | Non
             .select_related("slot", "slot__theme", "slot__theme__merchant")
             .get(pk=booking_id)
         )
-        merchant_side = by is not None and (
-            user_is_platform_admin(by) or booking.slot.theme.merchant.owner_id == getattr(by, "pk", None)
-        )
         if booking.status == BookingStatus.PENDING_PAYMENT and booking.expires_at <= now:
             _transition(booking, BookingStatus.EXPIRED, reason="hold expired (found at cancel)", now=now)
             raise DomainError("not_cancellable", "This hold has already expired.")
-        if booking.status not in (BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED):
-            raise DomainError(
-                "not_cancellable", f"A {booking.get_status_display().lower()} booking cannot be cancelled."
-            )
-        if merchant_side:
-            if booking.slot.ends_at <= now:
-                raise DomainError("not_cancellable", "This slot has already ended.")
-        elif booking.status == BookingStatus.CONFIRMED and booking.amount > 0:
-            if not _customer_may_refund_cancel(booking, now):
-                raise DomainError(
-                    "not_cancellable",
-                    f"Paid bookings can be cancelled up to {booking.slot.theme.cancellation_cutoff_hours} hours "
-                    "before the start.",
-                )
-        elif booking.slot.starts_at <= now:
-            raise DomainError("not_cancellable", "This slot has already started.")
+        terms = booking_cancel_terms(booking=booking, by=by, now=now)
+        if not terms.allowed:
+            raise DomainError("not_cancellable", terms.reason)
+        merchant_side = _acts_for_merchant(booking, by)
 
         _transition(booking, BookingStatus.CANCELLED, by=by, reason=reason or "cancelled", now=now)
         if booking.amount > 0:

@@ -112,7 +112,9 @@ def test_join_cancel_and_sweep_together_never_oversell():
             outcomes = []
             for _ in range(3):
                 try:
-                    booking = services.booking_join(slot_id=slot.pk, customer=customer, party_size=random.choice([1, 2]))
+                    booking = services.booking_join(
+                        slot_id=slot.pk, customer=customer, party_size=random.choice([1, 2])
+                    )
                 except DomainError as exc:
                     outcomes.append(exc.code)
                     continue

@@ -1,0 +1,176 @@
+"""Customer pages of bookings: my bookings, checkout (pay by card), its status poll, cancel.
+
+Every page looks the booking up among the caller's own (`booking_list_for`):
+anyone else's booking is a 404. Rules come from the services: cancellation
+terms from `booking_cancel_terms`, the PaymentIntent from
+`payments.services.payment_intent_for_booking`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_safe
+
+from bookings import selectors, services
+from bookings.models import Booking, BookingStatus
+from bookwise.errors import DomainError
+from bookwise.templatetags.portal import money
+from payments.services import payment_intent_for_booking
+from reviews.selectors import review_editable_by
+
+BOOKINGS_SHOWN = 50
+
+
+def _own_bookings(request: HttpRequest) -> QuerySet[Booking]:
+    return selectors.booking_list_for(user=request.user).select_related("slot__theme__merchant")
+
+
+@dataclass(frozen=True)
+class BookingRow:
+    booking: Booking
+    status: str  # effective: an unpaid hold past its time shows as expired
+    status_label: str
+    can_pay: bool
+    cancel: services.CancelTerms
+    review: str  # "write", "edit" or ""
+
+
+def _row(booking: Booking, *, user, now: datetime, reviewed_theme_ids: set[int]) -> BookingRow:
+    status = selectors.booking_effective_status(booking, now=now)
+    review = ""
+    if status == BookingStatus.ATTENDED:
+        review = "edit" if booking.slot.theme_id in reviewed_theme_ids else "write"
+    return BookingRow(
+        booking=booking,
+        status=status,
+        status_label=BookingStatus(status).label,
+        can_pay=status == BookingStatus.PENDING_PAYMENT and booking.amount > 0,
+        cancel=services.booking_cancel_terms(booking=booking, by=user, now=now),
+        review=review,
+    )
+
+
+@login_required
+@require_safe
+def my_bookings(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    bookings = _own_bookings(request)
+    upcoming = list(bookings.filter(slot__starts_at__gt=now).order_by("slot__starts_at", "id")[: BOOKINGS_SHOWN + 1])
+    past = list(bookings.filter(slot__starts_at__lte=now).order_by("-slot__starts_at", "-id")[: BOOKINGS_SHOWN + 1])
+    attended_theme_ids = {b.slot.theme_id for b in past if b.status == BookingStatus.ATTENDED}
+    reviewed = set()
+    if attended_theme_ids:
+        reviewed = set(
+            review_editable_by(user=request.user)
+            .filter(author=request.user, theme_id__in=attended_theme_ids)
+            .values_list("theme_id", flat=True)
+        )
+    return render(
+        request,
+        "portal/my_bookings.html",
+        {
+            "upcoming": [
+                _row(b, user=request.user, now=now, reviewed_theme_ids=reviewed) for b in upcoming[:BOOKINGS_SHOWN]
+            ],
+            "past": [_row(b, user=request.user, now=now, reviewed_theme_ids=reviewed) for b in past[:BOOKINGS_SHOWN]],
+            "more_upcoming": len(upcoming) > BOOKINGS_SHOWN,
+            "more_past": len(past) > BOOKINGS_SHOWN,
+        },
+    )
+
+
+@never_cache
+@login_required
+@require_safe
+def checkout(request: HttpRequest, pk: int) -> HttpResponse:
+    """Pay a pending booking by card with Stripe.js; the webhook confirms it, the page polls for that."""
+    booking = get_object_or_404(_own_bookings(request), pk=pk)
+    status = selectors.booking_effective_status(booking)
+    if status != BookingStatus.PENDING_PAYMENT or booking.amount == 0:
+        messages.info(request, _nothing_to_pay_message(booking, status))
+        return redirect("portal:my-bookings")
+    context = {
+        "booking": booking,
+        "slot": booking.slot,
+        "theme": booking.slot.theme,
+        "merchant": booking.slot.theme.merchant,
+        "seconds_left": max(int((booking.expires_at - timezone.now()).total_seconds()), 0),
+    }
+    try:
+        intent = payment_intent_for_booking(booking_id=booking.pk, customer=request.user)
+    except DomainError as exc:
+        if exc.http_status < 500:
+            # not_payable: the hold ran out or changed while the page loaded.
+            messages.error(request, exc.message)
+            return redirect("portal:my-bookings")
+        # The payment provider is unreachable: say so, let the customer retry.
+        return render(request, "portal/checkout.html", {**context, "error": exc.message}, status=exc.http_status)
+    return render(
+        request,
+        "portal/checkout.html",
+        {
+            **context,
+            "client_secret": intent.payment.client_secret,
+            "stripe_js_url": settings.STRIPE_JS_URL,
+            "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+        },
+    )
+
+
+def _nothing_to_pay_message(booking: Booking, status: str) -> str:
+    if status in (BookingStatus.CONFIRMED, BookingStatus.ATTENDED, BookingStatus.NO_SHOW):
+        return f"Booking #{booking.pk} is already paid and confirmed."
+    if status == BookingStatus.EXPIRED:
+        return f"The hold of booking #{booking.pk} ran out: book the slot again to pay."
+    return f"Booking #{booking.pk} is {BookingStatus(status).label.lower()}: there is nothing to pay."
+
+
+@never_cache
+@login_required
+@require_safe
+def booking_status(request: HttpRequest, pk: int) -> JsonResponse:
+    """What the checkout page polls while the webhook confirms the payment."""
+    booking = get_object_or_404(_own_bookings(request), pk=pk)
+    return JsonResponse({"id": booking.pk, "status": selectors.booking_effective_status(booking)})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def booking_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    """A confirmation page saying whether a refund applies; POST cancels through `booking_cancel`."""
+    booking = get_object_or_404(_own_bookings(request), pk=pk)
+    if request.method == "POST":
+        terms = services.booking_cancel_terms(booking=booking, by=request.user)
+        try:
+            services.booking_cancel(booking_id=booking.pk, by=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            booking = get_object_or_404(_own_bookings(request), pk=pk)
+        else:
+            done = f"Booking #{booking.pk} for {booking.slot.theme.title} is cancelled."
+            if terms.refund:
+                done += f" A full refund of {money(booking.amount, booking.currency)} is on its way to your card."
+            messages.success(request, done)
+            return redirect("portal:my-bookings")
+    now = timezone.now()
+    return render(
+        request,
+        "portal/booking_cancel.html",
+        {
+            "booking": booking,
+            "theme": booking.slot.theme,
+            "merchant": booking.slot.theme.merchant,
+            "status": selectors.booking_effective_status(booking, now=now),
+            "terms": services.booking_cancel_terms(booking=booking, by=request.user, now=now),
+        },
+    )

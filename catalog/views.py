@@ -1,0 +1,157 @@
+"""Customer catalog pages: the searchable theme list, a theme's page, booking a slot from it.
+
+Thin: parse the form, scope with a selector, call one service, render.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST, require_safe
+
+from bookings.models import BookingStatus
+from bookings.services import booking_join
+from bookwise.errors import DomainError
+from bookwise.web import form_add_domain_error
+from catalog import selectors
+from catalog.forms import BookSlotForm, CatalogFilterForm
+from catalog.models import Slot, SlotStatus, Theme
+from merchants.models import MerchantStatus
+from reviews.selectors import review_list_for_theme
+from reviews.services import has_attended, has_reviewed
+
+PAGE_SIZE = 12
+MAX_PAGE = 10_000
+SCHEDULE_DAYS = 21
+MAX_SLOTS_SHOWN = 500
+REVIEWS_SHOWN = 20
+
+
+@require_safe
+def catalog(request: HttpRequest) -> HttpResponse:
+    form = CatalogFilterForm(request.GET or None)
+    page = _page_number(request)
+    themes: list[Theme] = []
+    has_next = False
+    if not form.is_bound or form.is_valid():
+        filters = form.to_filters() if form.is_bound else selectors.ThemeFilters()
+        # Page by offset, fetching one row more than shown to know whether a next
+        # page exists: no COUNT(*) over the whole catalog (same as the API).
+        offset = (page - 1) * PAGE_SIZE
+        rows = list(
+            selectors.theme_list_filtered(filters=filters).defer("search_vector")[offset : offset + PAGE_SIZE + 1]
+        )
+        has_next = len(rows) > PAGE_SIZE
+        themes = rows[:PAGE_SIZE]
+    return render(
+        request,
+        "portal/catalog.html",
+        {
+            "form": form,
+            "themes": themes,
+            "page": page,
+            "next_url": _page_url(request, page + 1) if has_next else None,
+            "previous_url": _page_url(request, page - 1) if page > 1 else None,
+        },
+    )
+
+
+def _page_number(request: HttpRequest) -> int:
+    try:
+        page = int(request.GET.get("page", 1))
+    except (TypeError, ValueError):
+        return 1
+    return min(max(page, 1), MAX_PAGE)
+
+
+def _page_url(request: HttpRequest, page: int) -> str:
+    query = request.GET.copy()
+    if page <= 1:
+        query.pop("page", None)
+    else:
+        query["page"] = str(page)
+    encoded = query.urlencode()
+    return f"{request.path}?{encoded}" if encoded else request.path
+
+
+@dataclass
+class ScheduleDay:
+    day: date
+    slots: list[Slot] = field(default_factory=list)
+
+
+@require_safe
+def theme_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    theme = get_object_or_404(selectors.theme_visible_to(user=request.user), pk=pk)
+    return _render_theme(request, theme, BookSlotForm(theme=theme, user=request.user))
+
+
+@require_POST
+def theme_book(request: HttpRequest, pk: int) -> HttpResponse:
+    """Join a slot through `booking_join`; then pay (checkout), or done for a free theme."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(reverse("portal:theme-detail", args=[pk]))
+    theme = get_object_or_404(selectors.theme_visible_to(user=request.user), pk=pk)
+    form = BookSlotForm(request.POST, theme=theme, user=request.user)
+    if form.is_valid():
+        try:
+            booking = booking_join(
+                slot_id=form.cleaned_data["slot"], customer=request.user, party_size=form.cleaned_data["party_size"]
+            )
+        except DomainError as exc:
+            form_add_domain_error(form, exc)
+        else:
+            if booking.status == BookingStatus.CONFIRMED:
+                messages.success(request, f"You are booked on {theme.title}: it is free, nothing to pay.")
+                return redirect("portal:my-bookings")
+            return redirect("portal:checkout", pk=booking.pk)
+    return _render_theme(request, theme, form)
+
+
+def _render_theme(request: HttpRequest, theme: Theme, form: BookSlotForm) -> HttpResponse:
+    now = timezone.now()
+    slots = list(
+        selectors.slot_list_for_theme(
+            theme_id=theme.pk, start=now, end=now + timedelta(days=SCHEDULE_DAYS), now=now
+        ).filter(status=SlotStatus.OPEN)[:MAX_SLOTS_SHOWN]
+    )
+    user = request.user
+    can_review = user.is_authenticated and (
+        has_reviewed(user=user, theme_id=theme.pk) or has_attended(user=user, theme_id=theme.pk)
+    )
+    return render(
+        request,
+        "portal/theme_detail.html",
+        {
+            "theme": theme,
+            "merchant": theme.merchant,
+            "schedule": _schedule_by_local_day(slots, theme),
+            "slots_truncated": len(slots) == MAX_SLOTS_SHOWN,
+            "schedule_days": SCHEDULE_DAYS,
+            "reviews": list(review_list_for_theme(theme_id=theme.pk)[:REVIEWS_SHOWN]),
+            "can_review": can_review,
+            "form": form,
+            "selected_slot": str(form["slot"].value() or ""),
+            "party_size": form.party_size_value(),
+            "bookable": theme.is_active and theme.merchant.status == MerchantStatus.APPROVED,
+        },
+    )
+
+
+def _schedule_by_local_day(slots: list[Slot], theme: Theme) -> list[ScheduleDay]:
+    """Group slots (soonest first) by their day in the merchant's timezone."""
+    tz = theme.merchant.tzinfo
+    days: list[ScheduleDay] = []
+    for slot in slots:
+        local_day = slot.starts_at.astimezone(tz).date()
+        if not days or days[-1].day != local_day:
+            days.append(ScheduleDay(day=local_day))
+        days[-1].slots.append(slot)
+    return days
