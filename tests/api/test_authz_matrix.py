@@ -1,0 +1,271 @@
+"""Authorization matrix: every API route x every method x every kind of caller.
+
+The routes and their methods are discovered from the URL conf (tests/api/routes.py);
+`test_every_route_and_method_has_a_row` fails as soon as a route or method appears
+without a row here, so nothing new ships unchecked.
+
+Each case builds its own world (tests/api/world.py) inside its own transaction, so a
+state-changing success (cancel, suspend, delete) never changes another case's outcome.
+Writes send a valid body: the status reflects authorization, not validation.
+
+Statuses follow API.md: 401 anonymous on protected routes, 403 wrong role or not the
+owner of a visible object, 404 for objects outside the caller's scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from accounts.services import token_pair_issue
+from tests.api.routes import PRIMARY_METHODS, discover_api_routes
+from tests.api.world import ACTORS, PASSWORD, World, build_world, unreachable_url
+
+Body = Callable[[World, str], dict[str, Any] | None]
+
+
+def E(anonymous: int, customer: int, other_customer: int, owner: int, other_merchant: int, admin: int) -> dict:
+    return dict(zip(ACTORS, (anonymous, customer, other_customer, owner, other_merchant, admin), strict=True))
+
+
+def anyone(status: int) -> dict:
+    return dict.fromkeys(ACTORS, status)
+
+
+def signed_in(status: int) -> dict:
+    return {**anyone(status), "anonymous": 401}
+
+
+@dataclass(frozen=True)
+class Row:
+    expect: dict[str, int]
+    body: Body = lambda w, actor: None  # noqa: E731
+    # Schema, docs and health are infrastructure, not a role question: only checked anonymously.
+    roles: bool = True
+    why: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def _self_or_customer(w: World, actor: str):
+    return w.user(actor) or w.customer
+
+
+def _future(days: int) -> str:
+    return (timezone.now() + timedelta(days=days)).replace(microsecond=0).isoformat()
+
+
+def _theme_body(w: World, actor: str) -> dict:
+    return {
+        "title": "The Vault",
+        "description": "Crack it.",
+        "duration_minutes": 60,
+        "price": 3000,
+        "currency": "eur",
+        "min_party": 2,
+        "max_party": 5,
+    }
+
+
+def _bulk_body(w: World, actor: str) -> dict:
+    start = timezone.localdate() + timedelta(days=60)
+    return {
+        "start_date": start.isoformat(),
+        "end_date": (start + timedelta(days=6)).isoformat(),
+        "weekdays": [0, 2, 4],
+        "times": ["10:00", "18:30"],
+        "capacity": 4,
+    }
+
+
+# route -> path with the world's ids filled in
+PATHS: dict[str, Callable[[World], str]] = {
+    "health/": lambda w: "health/",
+    "schema/": lambda w: "schema/",
+    "docs/": lambda w: "docs/",
+    "auth/register/": lambda w: "auth/register/",
+    "auth/token/": lambda w: "auth/token/",
+    "auth/token/refresh/": lambda w: "auth/token/refresh/",
+    "auth/logout/": lambda w: "auth/logout/",
+    "users/me/": lambda w: "users/me/",
+    "merchants/": lambda w: "merchants/",
+    "merchants/me/": lambda w: "merchants/me/",
+    "merchants/{pk}/": lambda w: f"merchants/{w.merchant.pk}/",
+    "merchants/{pk}/approve/": lambda w: f"merchants/{w.pending_merchant.pk}/approve/",
+    "merchants/{pk}/suspend/": lambda w: f"merchants/{w.merchant.pk}/suspend/",
+    "themes/": lambda w: "themes/",
+    "themes/{pk}/": lambda w: f"themes/{w.theme.pk}/",
+    "themes/{pk}/slots/": lambda w: f"themes/{w.theme.pk}/slots/",
+    "themes/{pk}/slots/bulk/": lambda w: f"themes/{w.theme.pk}/slots/bulk/",
+    "slots/{pk}/": lambda w: f"slots/{w.slot.pk}/",
+    "slots/{pk}/cancel/": lambda w: f"slots/{w.slot.pk}/cancel/",
+    "slots/{slot_id}/join/": lambda w: f"slots/{w.join_slot.pk}/join/",
+    "slots/{slot_id}/participants/": lambda w: f"slots/{w.slot.pk}/participants/",
+    "attendance/": lambda w: "attendance/",
+    "bookings/": lambda w: "bookings/",
+    "bookings/{pk}/": lambda w: f"bookings/{w.booking.pk}/",
+    "bookings/{pk}/cancel/": lambda w: f"bookings/{w.booking.pk}/cancel/",
+    "themes/{theme_id}/reviews/": lambda w: f"themes/{w.theme.pk}/reviews/",
+    "reviews/": lambda w: "reviews/",
+    "reviews/{pk}/": lambda w: f"reviews/{w.review.pk}/",
+    "payments/create/": lambda w: "payments/create/",
+}
+
+#                                       anon cust  cust2 owner merch2 admin
+TABLE: dict[tuple[str, str], Row] = {
+    ("health/", "GET"): Row(anyone(200), roles=False),
+    ("schema/", "GET"): Row(anyone(200), roles=False),
+    ("docs/", "GET"): Row(anyone(200), roles=False),
+    # --- auth: credentials travel in the body; a Bearer header is ignored -----------------------------
+    ("auth/register/", "POST"): Row(
+        anyone(201),
+        body=lambda w, a: {"email": f"new-{a}@example.com", "password": PASSWORD, "full_name": "New Person"},
+    ),
+    ("auth/token/", "POST"): Row(
+        anyone(200), body=lambda w, a: {"email": _self_or_customer(w, a).email, "password": PASSWORD}
+    ),
+    ("auth/token/refresh/", "POST"): Row(
+        anyone(200), body=lambda w, a: {"refresh": token_pair_issue(user=_self_or_customer(w, a))[1]}
+    ),
+    ("auth/logout/", "POST"): Row(
+        signed_in(205), body=lambda w, a: {"refresh": token_pair_issue(user=_self_or_customer(w, a))[1]}
+    ),
+    ("users/me/", "GET"): Row(signed_in(200)),
+    ("users/me/", "PATCH"): Row(signed_in(200), body=lambda w, a: {"full_name": "Renamed"}),
+    # --- merchants --------------------------------------------------------------------------------------
+    ("merchants/", "GET"): Row(anyone(200)),
+    ("merchants/", "POST"): Row(
+        E(401, 201, 201, 409, 409, 201),
+        body=lambda w, a: {"name": "Riddle Co", "description": "", "city": "Porto", "timezone": "Europe/Lisbon"},
+        why="merchants already have a profile: 409 already_merchant",
+    ),
+    ("merchants/me/", "GET"): Row(E(401, 404, 404, 200, 200, 404)),
+    ("merchants/{pk}/", "GET"): Row(anyone(200)),
+    ("merchants/{pk}/approve/", "POST"): Row(E(401, 403, 403, 403, 403, 200)),
+    ("merchants/{pk}/suspend/", "POST"): Row(E(401, 403, 403, 403, 403, 200)),
+    # --- themes and slots --------------------------------------------------------------------------------
+    ("themes/", "GET"): Row(anyone(200)),
+    ("themes/", "POST"): Row(E(401, 403, 403, 201, 201, 403), body=_theme_body, why="admins own no merchant"),
+    ("themes/{pk}/", "GET"): Row(anyone(200)),
+    ("themes/{pk}/", "PATCH"): Row(E(401, 403, 403, 200, 403, 200), body=lambda w, a: {"title": "Renamed"}),
+    ("themes/{pk}/", "DELETE"): Row(E(401, 403, 403, 204, 403, 204)),
+    ("themes/{pk}/slots/", "GET"): Row(anyone(200)),
+    ("themes/{pk}/slots/", "POST"): Row(
+        E(401, 403, 403, 201, 403, 201), body=lambda w, a: {"starts_at": _future(30), "capacity": 6}
+    ),
+    ("themes/{pk}/slots/bulk/", "POST"): Row(E(401, 403, 403, 201, 403, 201), body=_bulk_body),
+    ("slots/{pk}/", "GET"): Row(anyone(200)),
+    ("slots/{pk}/", "PATCH"): Row(E(401, 403, 403, 200, 403, 200), body=lambda w, a: {"capacity": 8}),
+    ("slots/{pk}/cancel/", "POST"): Row(E(401, 403, 403, 200, 403, 200)),
+    # --- bookings ----------------------------------------------------------------------------------------
+    ("slots/{slot_id}/join/", "POST"): Row(signed_in(201), body=lambda w, a: {"party_size": 2}),
+    ("slots/{slot_id}/participants/", "GET"): Row(E(401, 403, 403, 200, 403, 200)),
+    ("attendance/", "POST"): Row(
+        E(401, 404, 404, 200, 404, 200),
+        body=lambda w, a: {"booking": w.attendance_booking.pk, "status": "attended"},
+        why="only bookings on the caller's own slots are in scope",
+    ),
+    ("bookings/", "GET"): Row(signed_in(200)),
+    ("bookings/{pk}/", "GET"): Row(E(401, 200, 404, 200, 404, 200)),
+    ("bookings/{pk}/cancel/", "POST"): Row(E(401, 200, 404, 200, 404, 200)),
+    # --- reviews -----------------------------------------------------------------------------------------
+    ("themes/{theme_id}/reviews/", "GET"): Row(anyone(200)),
+    ("reviews/", "POST"): Row(
+        E(401, 201, 403, 403, 403, 403),
+        body=lambda w, a: {"theme": w.theme.pk, "rating": 5, "comment": "Loved it"},
+        why="403 not_attended (own_theme for the owner): only the customer attended",
+    ),
+    ("reviews/{pk}/", "GET"): Row(anyone(200)),
+    ("reviews/{pk}/", "PATCH"): Row(
+        E(401, 200, 404, 404, 404, 200),
+        body=lambda w, a: {"rating": 2},
+        why="only the author's and (for admins) all reviews are in the editable scope",
+    ),
+    ("reviews/{pk}/", "DELETE"): Row(E(401, 204, 404, 404, 404, 204)),
+    # --- payments ----------------------------------------------------------------------------------------
+    ("payments/create/", "POST"): Row(
+        E(401, 503, 404, 404, 404, 404),
+        body=lambda w, a: {"booking": w.booking.pk},
+        why="the booking's customer gets through to Stripe, which this test makes unreachable: "
+        "503 payment_provider_unavailable (documented); everyone else may not even see the booking",
+    ),
+}
+
+# OPTIONS (DRF metadata) runs the view's permission checks: anonymous callers get a 401
+# on these routes and a 200 elsewhere; signed-in callers always get a 200.
+OPTIONS_ANONYMOUS_401: set[str] = set()
+
+
+def _derived_rows() -> dict[tuple[str, str], Row]:
+    rows: dict[tuple[str, str], Row] = {}
+    for route in {route for route, _ in TABLE}:
+        get = TABLE.get((route, "GET"))
+        if get is not None:
+            rows[(route, "HEAD")] = Row(get.expect, roles=get.roles)
+        anonymous = 401 if route in OPTIONS_ANONYMOUS_401 else 200
+        rows[(route, "OPTIONS")] = Row({**anyone(200), "anonymous": anonymous}, roles=TABLE_ROLES[route])
+    return rows
+
+
+TABLE_ROLES = {route: row.roles for (route, _), row in TABLE.items()}
+ALL_ROWS = {**TABLE, **_derived_rows()}
+
+
+def _cases():
+    for (route, method), row in sorted(ALL_ROWS.items()):
+        for actor in ACTORS if row.roles else ("anonymous",):
+            yield pytest.param(route, method, actor, id=f"{method} {route} as {actor}")
+
+
+def _send(client, method: str, path: str, body: dict | None):
+    url = "/api/v1/" + path
+    if method in ("GET", "HEAD", "OPTIONS"):
+        return getattr(client, method.lower())(url)
+    return client.generic(method, url, data=_json(body), content_type="application/json")
+
+
+def _json(body: dict | None) -> str:
+    import json
+
+    return json.dumps(body if body is not None else {})
+
+
+@pytest.fixture
+def world(db, settings) -> World:
+    settings.STRIPE_API_HOST = unreachable_url()
+    return build_world()
+
+
+def test_every_route_and_method_has_a_row():
+    discovered = {(route, method) for route, methods in discover_api_routes().items() for method in methods}
+    assert discovered == set(ALL_ROWS), (
+        f"routes without a row: {sorted(discovered - set(ALL_ROWS))}; "
+        f"rows without a route: {sorted(set(ALL_ROWS) - discovered)}"
+    )
+    assert set(PATHS) == {route for route, _ in discovered}
+
+
+@pytest.mark.parametrize(("route", "method", "actor"), list(_cases()))
+def test_status(world: World, route: str, method: str, actor: str):
+    row = ALL_ROWS[(route, method)]
+    response = _send(world.client(actor), method, PATHS[route](world), row.body(world, actor))
+
+    expected = row.expect[actor]
+    assert response.status_code == expected, (
+        f"{method} /api/v1/{PATHS[route](world)} as {actor}: {response.status_code}, expected {expected}"
+        f"{' (' + row.why + ')' if row.why else ''}; body: {response.content[:300]!r}"
+    )
+
+
+@pytest.mark.parametrize("route", sorted(PATHS))
+def test_unserved_methods_answer_405(world: World, route: str):
+    """A method a route does not serve is a 405 (for a caller who passes every permission), never a 500."""
+    served = discover_api_routes()[route]
+    client = world.client("admin")
+    for method in set(PRIMARY_METHODS) - served:
+        response = _send(client, method, PATHS[route](world), {})
+        assert response.status_code == 405, f"{method} /api/v1/{PATHS[route](world)}: {response.status_code}"
