@@ -1,11 +1,16 @@
-"""Fixtures shared by every app's tests."""
+"""Fixtures shared by every app's tests, including a real localstripe for payments, bookings and browser tests."""
 
 import pytest
+import stripe
+from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.tests.factories import AdminFactory, UserFactory
+from bookwise.embedded import free_port, register_localstripe_webhook, start_localstripe, stop_process
 from merchants.tests.factories import MerchantFactory
+
+LOCALSTRIPE_WEBHOOK_NAME = "bookwise-tests"
 
 
 def pytest_addoption(parser):
@@ -91,4 +96,55 @@ def _celery_eager():
 
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
-    yield
+
+
+# --- Stripe: a real localstripe process ---------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def localstripe(tmp_path_factory):
+    """One `localstripe --from-scratch` for the session; dj-stripe, the SDK and our services point at it.
+
+    Started only by the tests that ask for it. Its log is in the session's
+    temporary directory (`localstripe*/localstripe.log`).
+    """
+    log = tmp_path_factory.mktemp("localstripe") / "localstripe.log"
+    process, base_url = start_localstripe(free_port(), log=log)
+    old_host = getattr(django_settings, "STRIPE_API_HOST", None)
+    old_base = stripe.api_base
+    django_settings.STRIPE_API_HOST = base_url
+    stripe.api_base = base_url  # dj-stripe's own calls use the module-level SDK
+    try:
+        yield base_url
+    finally:
+        stripe.api_base = old_base
+        if old_host is None:
+            del django_settings.STRIPE_API_HOST
+        else:
+            django_settings.STRIPE_API_HOST = old_host
+        stop_process(process)
+
+
+@pytest.fixture
+def webhook_endpoint(db, localstripe):
+    """dj-stripe's endpoint for STRIPE_WEBHOOK_SECRET, with the local Account + APIKey rows."""
+    from payments.stripe_setup import ensure_webhook_endpoint
+
+    return ensure_webhook_endpoint("http://testserver")
+
+
+@pytest.fixture
+def localstripe_delivers_to(localstripe, live_server):
+    """Make localstripe deliver its signed events to the live server's endpoint (memory only: undone after)."""
+    from payments.stripe_setup import webhook_path
+
+    def register(endpoint):
+        register_localstripe_webhook(
+            localstripe, LOCALSTRIPE_WEBHOOK_NAME, live_server.url + webhook_path(endpoint), endpoint.secret
+        )
+
+    yield register
+    # Nothing listens on a freshly freed port: later events go nowhere.
+    register_localstripe_webhook(
+        localstripe, LOCALSTRIPE_WEBHOOK_NAME, f"http://127.0.0.1:{free_port()}/", "whsec_nobody"
+    )

@@ -2,7 +2,7 @@
 
 Sign-up goes through accounts.services.user_create (the API's rules: Django's
 password validators, one account per email). The rest are Django's auth views
-with our templates; the password-reset email is Django's own mechanism.
+with our templates; the password-reset email is sent by a Celery task (accounts.forms).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
-from accounts.forms import EmailAuthenticationForm, RegisterForm
+from accounts.forms import EmailAuthenticationForm, PasswordResetForm, RegisterForm
 from accounts.services import user_create
 from bookwise.errors import DomainError
 from bookwise.web import form_add_domain_error
@@ -83,19 +83,14 @@ class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
 
 
 class PasswordResetView(auth_views.PasswordResetView):
-    """Emails a one-time link. The same page follows whether or not the address has an account."""
+    """Emails a one-time link. The same page follows whether or not the address has an account.
+
+    The form queues the email (a Celery task builds the link on SITE_URL and sends it).
+    """
 
     template_name = "accounts/password_reset_form.html"
-    email_template_name = "emails/password_reset.txt"
-    html_email_template_name = "emails/password_reset.html"
-    subject_template_name = "emails/password_reset_subject.txt"
+    form_class = PasswordResetForm
     success_url = reverse_lazy("portal:password-reset-done")
-
-    def form_valid(self, form):
-        # Links are built on SITE_URL, not on the request's Host header, so the
-        # email reads the same wherever it is sent from (a Celery worker later).
-        self.extra_email_context = {"site_name": "BookWise", "site_url": settings.SITE_URL.rstrip("/")}
-        return super().form_valid(form)
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -11,6 +11,8 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import ScopedRateThrottle
 
 from accounts.permissions import user_is_platform_admin
 from bookings import selectors, services
@@ -69,14 +71,32 @@ class AttendanceSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[BookingStatus.ATTENDED, BookingStatus.NO_SHOW])
 
 
+class JoinThrottle(ScopedRateThrottle):
+    """Joins per user (THROTTLE_JOIN). The rate is read per request, not at import, so overrides apply."""
+
+    def get_rate(self) -> str | None:
+        return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+
+
 class SlotJoinView(GenericAPIView):
     """POST /slots/{id}/join/: hold seats for the caller's party."""
 
     permission_classes = [IsAuthenticated]
     serializer_class = JoinSerializer
+    # A scope alone does nothing: no default throttle classes are configured.
+    throttle_classes = [JoinThrottle]
     throttle_scope = "join"
 
-    @extend_schema(request=JoinSerializer, responses={201: BookingOutSerializer, 400: None, 404: None, 409: ERROR})
+    @extend_schema(
+        request=JoinSerializer,
+        responses={
+            201: BookingOutSerializer,
+            400: None,
+            404: None,
+            409: ERROR,
+            429: OpenApiResponse(description="Too many joins; see `Retry-After`."),
+        },
+    )
     def post(self, request: Request, slot_id: int) -> Response:
         slot = get_object_or_404(catalog_selectors.slot_visible_to(user=request.user), pk=slot_id)
         data = JoinSerializer(data=request.data)
@@ -103,6 +123,17 @@ class SlotParticipantsView(GenericAPIView):
         return self.get_paginated_response(ParticipantSerializer(page, many=True).data)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        responses={
+            200: BookingOutSerializer(many=True),
+            404: OpenApiResponse(description="Invalid cursor."),
+        }
+    ),
+    retrieve=extend_schema(
+        responses={200: BookingOutSerializer, 404: OpenApiResponse(description="No such booking, or not yours.")}
+    ),
+)
 class BookingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     permission_classes = [IsAuthenticated]
     serializer_class = BookingOutSerializer
@@ -130,15 +161,17 @@ class AttendanceView(GenericAPIView):
     serializer_class = AttendanceSerializer
 
     @extend_schema(
-        request=AttendanceSerializer, responses={200: BookingOutSerializer, 400: None, 404: None, 409: ERROR}
+        request=AttendanceSerializer,
+        responses={200: BookingOutSerializer, 400: None, 403: None, 404: None, 409: ERROR},
     )
     def post(self, request: Request) -> Response:
         data = AttendanceSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        managed = Booking.objects.all()
-        if not user_is_platform_admin(request.user):
-            managed = managed.filter(slot__theme__merchant__owner=request.user)
-        booking = get_object_or_404(managed, pk=data.validated_data["booking"])
+        # Scope first (a booking the caller cannot see is a 404), then the role: the
+        # booking's own customer sees it but may not mark it (403, like participants).
+        booking = get_object_or_404(selectors.booking_visible_to(user=request.user), pk=data.validated_data["booking"])
+        if not (user_is_platform_admin(request.user) or booking.slot.theme.merchant.owner_id == request.user.pk):
+            raise PermissionDenied("Only the slot's merchant may mark attendance.")
         booking = services.booking_mark_attendance(
             booking_id=booking.pk, status=data.validated_data["status"], by=request.user
         )

@@ -27,6 +27,10 @@ SEAT_HOLDING_STATUSES = (
 )
 SETTLED_HOLDING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.ATTENDED, BookingStatus.NO_SHOW)
 
+# The audit reason of the cancels made by catalog.services.slot_cancel; the
+# cancellation email reads it to tell the customer the merchant cancelled the slot.
+CANCEL_REASON_SLOT_CANCELLED = "slot cancelled by the merchant"
+
 
 class Booking(TimeStampedModel):
     slot = models.ForeignKey(Slot, on_delete=models.PROTECT, related_name="bookings")
@@ -72,6 +76,11 @@ class Booking(TimeStampedModel):
             ),
             models.Index(
                 fields=["customer"], condition=Q(status="pending_payment"), name="booking_customer_pending_idx"
+            ),
+            # The admin index's "created today" and "confirmed today" counts (bookwise.admin_dashboard).
+            models.Index(fields=["created_at"], name="booking_created_idx"),
+            models.Index(
+                fields=["confirmed_at"], condition=Q(confirmed_at__isnull=False), name="booking_confirmed_at_idx"
             ),
         ]
 

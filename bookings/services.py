@@ -224,9 +224,6 @@ def booking_cancel(*, booking_id: int, by, reason: str = "", now: datetime | Non
             .select_related("slot", "slot__theme", "slot__theme__merchant")
             .get(pk=booking_id)
         )
-        if booking.status == BookingStatus.PENDING_PAYMENT and booking.expires_at <= now:
-            _transition(booking, BookingStatus.EXPIRED, reason="hold expired (found at cancel)", now=now)
-            raise DomainError("not_cancellable", "This hold has already expired.")
         terms = booking_cancel_terms(booking=booking, by=by, now=now)
         if not terms.allowed:
             raise DomainError("not_cancellable", terms.reason)

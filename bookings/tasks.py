@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 
 from bookings import notifications, services
+from bookwise.emails import EMAIL_TASK_OPTIONS
 
 logger = logging.getLogger(__name__)
 
@@ -20,11 +21,13 @@ def expire_due_bookings() -> int:
     return count
 
 
-@shared_task(acks_late=True, autoretry_for=(ConnectionError, TimeoutError), retry_backoff=True, max_retries=5)
-def send_booking_confirmed(booking_id: int) -> None:
-    notifications.send_booking_email(booking_id=booking_id, kind="confirmed")
+@shared_task(**EMAIL_TASK_OPTIONS)
+def send_booking_confirmed(booking_id: int) -> bool:
+    """Idempotent: a second run sends nothing (bookwise.emails.send_email_once)."""
+    return notifications.send_booking_confirmed_email(booking_id=booking_id)
 
 
-@shared_task(acks_late=True, autoretry_for=(ConnectionError, TimeoutError), retry_backoff=True, max_retries=5)
-def send_booking_cancelled(booking_id: int) -> None:
-    notifications.send_booking_email(booking_id=booking_id, kind="cancelled")
+@shared_task(**EMAIL_TASK_OPTIONS)
+def send_booking_cancelled(booking_id: int) -> bool:
+    """Idempotent: a second run sends nothing (bookwise.emails.send_email_once)."""
+    return notifications.send_booking_cancelled_email(booking_id=booking_id)

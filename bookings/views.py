@@ -3,7 +3,8 @@
 Every page looks the booking up among the caller's own (`booking_list_for`):
 anyone else's booking is a 404. Rules come from the services: cancellation
 terms from `booking_cancel_terms`, the PaymentIntent from
-`payments.services.payment_intent_for_booking`.
+`payments.services.payment_intent_for_booking`, the card payment from
+`payments.services.payment_confirm_card`.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from bookings import selectors, services
 from bookings.models import Booking, BookingStatus
 from bookwise.errors import DomainError
 from bookwise.templatetags.portal import money
-from payments.services import payment_intent_for_booking
+from payments.selectors import refund_status_by_booking
+from payments.services import payment_confirm_card, payment_intent_for_booking
 from reviews.selectors import review_editable_by
 
 BOOKINGS_SHOWN = 50
@@ -43,9 +45,10 @@ class BookingRow:
     can_pay: bool
     cancel: services.CancelTerms
     review: str  # "write", "edit" or ""
+    refund: str  # the refund's RefundStatus ("pending", "succeeded", "failed"), or "" when there is none
 
 
-def _row(booking: Booking, *, user, now: datetime, reviewed_theme_ids: set[int]) -> BookingRow:
+def _row(booking: Booking, *, user, now: datetime, reviewed_theme_ids: set[int], refunds: dict[int, str]) -> BookingRow:
     status = selectors.booking_effective_status(booking, now=now)
     review = ""
     if status == BookingStatus.ATTENDED:
@@ -57,6 +60,7 @@ def _row(booking: Booking, *, user, now: datetime, reviewed_theme_ids: set[int])
         can_pay=status == BookingStatus.PENDING_PAYMENT and booking.amount > 0,
         cancel=services.booking_cancel_terms(booking=booking, by=user, now=now),
         review=review,
+        refund=refunds.get(booking.pk, ""),
     )
 
 
@@ -75,14 +79,17 @@ def my_bookings(request: HttpRequest) -> HttpResponse:
             .filter(author=request.user, theme_id__in=attended_theme_ids)
             .values_list("theme_id", flat=True)
         )
+    refunds = refund_status_by_booking(booking_ids=[b.pk for b in upcoming[:BOOKINGS_SHOWN] + past[:BOOKINGS_SHOWN]])
+
+    def row(booking: Booking) -> BookingRow:
+        return _row(booking, user=request.user, now=now, reviewed_theme_ids=reviewed, refunds=refunds)
+
     return render(
         request,
         "portal/my_bookings.html",
         {
-            "upcoming": [
-                _row(b, user=request.user, now=now, reviewed_theme_ids=reviewed) for b in upcoming[:BOOKINGS_SHOWN]
-            ],
-            "past": [_row(b, user=request.user, now=now, reviewed_theme_ids=reviewed) for b in past[:BOOKINGS_SHOWN]],
+            "upcoming": [row(b) for b in upcoming[:BOOKINGS_SHOWN]],
+            "past": [row(b) for b in past[:BOOKINGS_SHOWN]],
             "more_upcoming": len(upcoming) > BOOKINGS_SHOWN,
             "more_past": len(past) > BOOKINGS_SHOWN,
         },
@@ -142,6 +149,29 @@ def booking_status(request: HttpRequest, pk: int) -> JsonResponse:
     """What the checkout page polls while the webhook confirms the payment."""
     booking = get_object_or_404(_own_bookings(request), pk=pk)
     return JsonResponse({"id": booking.pk, "status": selectors.booking_effective_status(booking)})
+
+
+@never_cache
+@login_required
+@require_POST
+def booking_pay(request: HttpRequest, pk: int) -> JsonResponse:
+    """The checkout page's card payment (JSON): a Stripe.js card token in, the PaymentIntent's state out.
+
+    POST `token=tok_...` (CSRF-protected, session). Answers 200
+    `{status, client_secret, requires_action}`; a refusal answers
+    `{detail, code}` with the service's status: 400 invalid_token, 402
+    card_declined, 409 not_payable, 502/503 when Stripe fails.
+    """
+    booking = get_object_or_404(_own_bookings(request), pk=pk)
+    try:
+        state = payment_confirm_card(
+            booking_id=booking.pk, customer=request.user, token_id=request.POST.get("token", "")
+        )
+    except DomainError as exc:
+        return JsonResponse({"detail": exc.message, "code": exc.code}, status=exc.http_status)
+    return JsonResponse(
+        {"status": state.status, "client_secret": state.client_secret, "requires_action": state.requires_action}
+    )
 
 
 @login_required

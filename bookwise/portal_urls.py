@@ -16,6 +16,7 @@ urlpatterns = [
     path("themes/<int:pk>/review/", review_views.review_edit, name="review"),
     path("bookings/", booking_views.my_bookings, name="my-bookings"),
     path("bookings/<int:pk>/checkout/", booking_views.checkout, name="checkout"),
+    path("bookings/<int:pk>/pay/", booking_views.booking_pay, name="booking-pay"),
     path("bookings/<int:pk>/status/", booking_views.booking_status, name="booking-status"),
     path("bookings/<int:pk>/cancel/", booking_views.booking_cancel, name="booking-cancel"),
     path("accounts/register/", account_views.register, name="register"),

@@ -129,7 +129,11 @@ def _ensure_owner(user, theme: Theme) -> None:
 @extend_schema_view(
     list=extend_schema(
         parameters=[ThemeListParams, OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
-        responses={200: ThemeOutSerializer(many=True), 400: OpenApiResponse(description="Bad filter")},
+        responses={
+            200: ThemeOutSerializer(many=True),
+            400: OpenApiResponse(description="Bad filter"),
+            404: OpenApiResponse(description="Invalid page"),
+        },
     ),
     retrieve=extend_schema(responses={200: ThemeOutSerializer, 404: OpenApiResponse(description="Not found")}),
     create=extend_schema(request=ThemeInSerializer, responses={201: ThemeOutSerializer, 400: None, 403: None}),

@@ -47,7 +47,10 @@ class Theme(TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["merchant", "is_active"], name="theme_merchant_active_idx"),
-            models.Index(fields=["price"], condition=Q(is_active=True), name="theme_active_price_idx"),
+            # (price, id), (title, id): the catalog orderings exactly, so a page is read in index order
+            # and stops after page_size rows (docs/PERFORMANCE.md); price alone needed a sort of every tie.
+            models.Index(fields=["price", "id"], condition=Q(is_active=True), name="theme_active_price_idx"),
+            models.Index(fields=["title", "id"], condition=Q(is_active=True), name="theme_active_title_idx"),
             models.Index(fields=["-rating_avg", "id"], condition=Q(is_active=True), name="theme_active_rating_idx"),
             GinIndex(fields=["search_vector"], name="theme_search_idx"),
         ]
@@ -102,6 +105,9 @@ class Slot(TimeStampedModel):
         indexes = [
             # A theme's upcoming open slots (theme page, slot list).
             models.Index(fields=["theme", "starts_at"], condition=Q(status="open"), name="slot_theme_open_start_idx"),
+            # A theme's future slots, cancelled ones included (slot_list_for_theme), in page order: the
+            # partial index above cannot serve it, and the FK index made it read the theme's whole history.
+            models.Index(fields=["theme", "starts_at", "id"], name="slot_theme_start_idx"),
             # Catalog availability window across themes.
             models.Index(
                 fields=["starts_at"],

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from bookings.models import Booking, BookingStatus
+from bookings.models import CANCEL_REASON_SLOT_CANCELLED, Booking, BookingStatus
 from bookings.selectors import holding_q, seats_taken
 from bookwise.errors import DomainError, InvalidInput
 from catalog.models import Slot, SlotStatus, Theme
@@ -260,5 +260,5 @@ def slot_cancel(*, slot: Slot, by, now: datetime | None = None) -> tuple[Slot, i
             .values_list("pk", flat=True)
         )
         for booking_id in active_ids:
-            booking_cancel(booking_id=booking_id, by=by, reason="slot cancelled by the merchant", now=now)
+            booking_cancel(booking_id=booking_id, by=by, reason=CANCEL_REASON_SLOT_CANCELLED, now=now)
     return locked, len(active_ids)

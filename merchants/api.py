@@ -52,7 +52,7 @@ _NOT_FOUND = OpenApiResponse(description="No such merchant, or the caller may no
     list=extend_schema(
         summary="Approved merchants",
         parameters=[OpenApiParameter("city", str, description="Only merchants in this city (case-insensitive).")],
-        responses={200: MerchantOutputSerializer(many=True)},
+        responses={200: MerchantOutputSerializer(many=True), 404: OpenApiResponse(description="Invalid cursor.")},
     ),
     retrieve=extend_schema(
         summary="One merchant",

@@ -21,6 +21,9 @@ from payments import selectors, services
 from payments.models import Payment
 
 ERROR = inline_serializer("PaymentError", {"detail": serializers.CharField(), "code": serializers.CharField()})
+NOT_FOUND = inline_serializer(
+    "PaymentNotFound", {"detail": serializers.CharField(), "code": serializers.CharField(required=False)}
+)
 IDEMPOTENCY_KEY_MAX = 200
 
 
@@ -81,7 +84,7 @@ class PaymentCreateView(GenericAPIView):
             201: PaymentOutSerializer,
             400: None,
             401: None,
-            404: ERROR,
+            404: NOT_FOUND,
             409: ERROR,
             502: ERROR,
             503: ERROR,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from bookings.models import Booking, BookingStatus
-from payments.models import Payment, PaymentStatus
+from payments.models import Payment, PaymentStatus, Refund
 
 # Payments whose PaymentIntent may still change at Stripe in a way we care about.
 OPEN_PAYMENT_STATUSES = (PaymentStatus.REQUIRES_PAYMENT, PaymentStatus.PROCESSING, PaymentStatus.FAILED)
@@ -34,14 +35,32 @@ def payment_ids_to_reconcile(*, now: datetime, window: timedelta, min_age: timed
     the webhook might have been lost). Rows touched within `min_age` are left
     alone: a webhook is probably on its way. Uses payment_status_updated_idx.
     """
+    # Every payment that can still matter was created within `window` plus one
+    # hold: a booking is payable only during its hold, and ends it within `window`.
+    # updated_at >= created_at, so this bound excludes nothing relevant and keeps
+    # the index range scan away from the long tail of abandoned intents.
+    oldest_relevant = now - window - timedelta(minutes=settings.BOOKING_HOLD_MINUTES)
     recent_end = Q(
         booking__status__in=(BookingStatus.EXPIRED, BookingStatus.CANCELLED),
         booking__updated_at__gte=now - window,
     )
     return list(
-        Payment.objects.filter(status__in=OPEN_PAYMENT_STATUSES, updated_at__lte=now - min_age)
+        Payment.objects.filter(
+            status__in=OPEN_PAYMENT_STATUSES, updated_at__lte=now - min_age, updated_at__gte=oldest_relevant
+        )
         .exclude(stripe_payment_intent_id="")
         .filter(Q(booking__status=BookingStatus.PENDING_PAYMENT) | recent_end)
         .order_by("updated_at", "id")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+def refund_status_by_booking(*, booking_ids: list[int]) -> dict[int, str]:
+    """The refund status (RefundStatus) of each of these bookings that has a refund. One query.
+
+    Callers pass ids they already scoped (e.g. the customer's own bookings).
+    A booking has at most one refund (deterministic key `booking-<id>-refund`).
+    """
+    if not booking_ids:
+        return {}
+    return dict(Refund.objects.filter(payment__booking_id__in=booking_ids).values_list("payment__booking_id", "status"))

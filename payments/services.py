@@ -5,7 +5,11 @@ The flow
 1. The customer's client calls ``POST /api/v1/payments/create/``:
    :func:`payment_intent_for_booking` creates (or returns) the booking's one
    PaymentIntent; the client confirms the card with Stripe.js and the intent's
-   ``client_secret``.
+   ``client_secret``. The portal's checkout page instead turns the card into a
+   token with Stripe.js (``createToken``) and posts it to
+   ``/bookings/<id>/pay/``: :func:`payment_confirm_card` attaches it and
+   confirms the same intent server-side (the browser only finishes 3-D Secure
+   when asked), which works against Stripe and localstripe alike.
 2. Stripe POSTs a signed event to dj-stripe's view at
    ``/stripe/webhook/<djstripe_uuid>/``: one ``djstripe.WebhookEndpoint`` row
    whose ``secret`` is ``STRIPE_WEBHOOK_SECRET`` (``manage.py
@@ -40,8 +44,9 @@ dj-stripe trusts a secret sent in an ``X-Djstripe-Webhook-Secret`` header.
 
 Rules
 -----
-- Every Stripe write carries a deterministic idempotency key stored on its row
-  (``booking-<id>-intent``, ``booking-<id>-refund``), so a retry can never
+- Every Stripe write carries a deterministic idempotency key, stored on its
+  row (``booking-<id>-intent``, ``booking-<id>-refund``) or derived from the
+  request (``booking-<id>-confirm-<card token>``), so a retry can never
   charge or refund twice.
 - No Stripe call runs while a row lock is held (the one advisory lock around
   intent creation is explained in :func:`payment_intent_for_booking`).
@@ -54,6 +59,7 @@ Rules
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -66,9 +72,10 @@ from django.utils import timezone
 
 from bookings.models import Booking, BookingStatus
 from bookings.services import ConfirmOutcome, booking_confirm_payment
-from bookwise.errors import DomainError
+from bookwise.errors import DomainError, InvalidInput
 from catalog.models import Slot
 from payments.models import Payment, PaymentStatus, Refund, RefundStatus
+from payments.stripe_setup import ensure_local_card_payment_method
 
 logger = logging.getLogger(__name__)
 
@@ -282,6 +289,148 @@ def _advisory_xact_lock(booking_id: int, *, wait_seconds: float) -> None:
         cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(wait_seconds * 1000)}ms"])
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [INTENT_LOCK_NAMESPACE, booking_id % 2**31])
         cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+
+
+# --- Paying with a card token (the portal's checkout page) ---------------------------------
+
+# A card token from Stripe.js `createToken` (`tok_` + Stripe's id alphabet); the
+# length cap keeps the idempotency keys built from it under Stripe's 255 characters.
+_CARD_TOKEN = re.compile(r"tok_[A-Za-z0-9_]{1,200}")
+# Intent statuses in which the money is taken or on its way: no card is attached any more.
+_PAID_OR_PAYING = frozenset({"succeeded", "processing", "requires_capture"})
+
+
+@dataclass(frozen=True)
+class PaymentIntentState:
+    """What the checkout page needs after a card was tried: Stripe's intent status, and whether 3-D Secure waits."""
+
+    status: str
+    client_secret: str
+    requires_action: bool  # the browser finishes 3-D Secure with Stripe.js and the client secret
+
+
+def confirm_idempotency_key(booking_id: int, token_id: str) -> str:
+    return f"booking-{booking_id}-confirm-{token_id}"
+
+
+def payment_confirm_card(
+    *, booking_id: int, customer, token_id: str, now: datetime | None = None
+) -> PaymentIntentState:
+    """Pay the customer's pending booking with a card token from Stripe.js (``stripe.createToken``).
+
+    Gets or creates the booking's one PaymentIntent (:func:`payment_intent_for_booking`:
+    owner check, payable check), then attaches the token's card and confirms
+    the intent at Stripe, server-side. Holds no database lock while Stripe is
+    called (STYLE rule 4): the only writes are at Stripe.
+
+    The booking is *not* confirmed here: the ``payment_intent.succeeded``
+    webhook (or the reconciliation sweep) does that through
+    :func:`payment_apply_intent`, the one place that moves bookings on payment.
+    The caller polls the booking's status.
+
+    Why it cannot charge twice: a booking has exactly one PaymentIntent and an
+    intent succeeds at most once, whatever the number of cards tried on it.
+    Every Stripe write carries a key derived from the booking and the token
+    (``booking-<id>-confirm-<token>``, plus ``-method``/``-attach`` for the
+    preparatory writes), so a retried request replays Stripe's first answer; a
+    token is single-use at Stripe, so a new attempt always brings a new token
+    and new keys. An intent already paid or being paid is answered as it is,
+    without attaching anything (a double click, a second tab).
+
+    Raises DomainError: not_found (404), not_payable (409), invalid_token (400),
+    card_declined (402: the card was refused; the booking stays pending until
+    its hold runs out, another card may be tried), payment_provider_unavailable
+    (503: retrying is safe) and payment_provider_error (502).
+
+    402 rather than 409 for a refused card: nothing about the booking
+    conflicts; the payment itself was refused, which is what 402 Payment
+    Required means and what Stripe answers for card errors.
+    """
+    now = now or timezone.now()
+    if not _CARD_TOKEN.fullmatch(token_id or ""):
+        raise InvalidInput("invalid_token", "The card details did not come through. Enter them again.", field="token")
+    payment = payment_intent_for_booking(booking_id=booking_id, customer=customer, now=now).payment
+    intent_id = payment.stripe_payment_intent_id
+    client = stripe_client()
+    try:
+        intent = client.v1.payment_intents.retrieve(intent_id)
+        if intent.status == "canceled":
+            raise DomainError("not_payable", "This payment was cancelled. Book the slot again.")
+        if intent.status not in _PAID_OR_PAYING:
+            intent = _attach_card_and_confirm(
+                client, intent_id=intent_id, token_id=token_id, key=confirm_idempotency_key(booking_id, token_id)
+            )
+    except stripe.CardError as exc:
+        # Stripe (and localstripe) also send payment_intent.payment_failed: the
+        # webhook records the failure on the payment; the hold runs on.
+        logger.info("booking %s: card refused: %s", booking_id, exc)
+        raise DomainError("card_declined", exc.user_message or "Your card was declined.", http_status=402) from exc
+    except stripe.StripeError as exc:
+        Payment.objects.filter(pk=payment.pk).update(last_error=_error_text(exc), updated_at=now)
+        logger.warning("booking %s: Stripe refused the card payment: %s", booking_id, exc)
+        if is_transient(exc):
+            raise DomainError(
+                "payment_provider_unavailable",
+                "The payment provider cannot be reached right now. Try again in a moment.",
+                http_status=503,
+            ) from exc
+        if isinstance(exc, stripe.InvalidRequestError) and exc.code in ("resource_missing", "token_already_used"):
+            raise InvalidInput(
+                "invalid_token",
+                "These card details were already used or have expired. Enter them again.",
+                field="token",
+            ) from exc
+        raise DomainError(
+            "payment_provider_error",
+            "The payment provider refused this payment. Reload the page and try again.",
+            http_status=502,
+        ) from exc
+    return PaymentIntentState(
+        status=intent.status,
+        client_secret=intent.client_secret or payment.client_secret,
+        requires_action=intent.status == "requires_action",
+    )
+
+
+def _talks_to_localstripe() -> bool:
+    """``STRIPE_API_HOST`` is set only to point at localstripe (development, tests); empty means api.stripe.com."""
+    return bool(getattr(settings, "STRIPE_API_HOST", ""))
+
+
+def _attach_card_and_confirm(client: stripe.StripeClient, *, intent_id: str, token_id: str, key: str) -> Any:
+    """Attach a card token to the intent and confirm it. Raises stripe.CardError when the card is refused.
+
+    Stripe: the token becomes a PaymentMethod (``card[token]``, the API's
+    documented way to turn a legacy token into a PaymentMethod), and one
+    ``confirm`` attaches and charges it. ``use_stripe_sdk`` asks for a
+    ``next_action`` that Stripe.js handles in the browser (3-D Secure) for an
+    intent confirmed server-side; the intent's automatic confirmation method
+    means no second server-side confirm is needed after it.
+
+    localstripe implements neither ``card[token]`` nor ``confirm`` with a
+    payment method (nor ``use_stripe_sdk``), but accepts a token's Card id
+    (``card_...``) as an intent's payment method: read the token, set the
+    intent's payment method, confirm. Same outcomes (succeeded, 402 card
+    error, requires_action for 3-D Secure test cards), same keys. dj-stripe is
+    first told about that card as Stripe would describe it
+    (``stripe_setup.ensure_local_card_payment_method``), or it would refuse
+    the webhooks that follow.
+    """
+    if _talks_to_localstripe():
+        card = client.v1.tokens.retrieve(token_id).card.to_dict()
+        ensure_local_card_payment_method(card)
+        client.v1.payment_intents.update(
+            intent_id, params={"payment_method": card["id"]}, options={"idempotency_key": f"{key}-attach"}
+        )
+        return client.v1.payment_intents.confirm(intent_id, options={"idempotency_key": key})
+    method = client.v1.payment_methods.create(
+        params={"type": "card", "card": {"token": token_id}}, options={"idempotency_key": f"{key}-method"}
+    )
+    return client.v1.payment_intents.confirm(
+        intent_id,
+        params={"payment_method": method.id, "use_stripe_sdk": True},
+        options={"idempotency_key": key},
+    )
 
 
 # --- Applying Stripe's view of a PaymentIntent (webhooks, reconciliation) -------------------

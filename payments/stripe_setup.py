@@ -9,18 +9,21 @@ registered in the Stripe dashboard by hand with the same secret.
 Offline (localstripe, tests) dj-stripe would call `GET /v1/account` on every
 webhook to find the owner of the API key; localstripe lacks that route. A local
 `Account` row owning an `APIKey` row for the configured test key answers it
-from the database instead.
+from the database instead; likewise a `PaymentMethod` row for each token card
+the portal pays with (`ensure_local_card_payment_method`).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from djstripe.enums import APIKeyType, WebhookEndpointStatus, WebhookEndpointValidation
-from djstripe.models import Account, APIKey, WebhookEndpoint
+from djstripe.models import Account, APIKey, PaymentMethod, WebhookEndpoint
 
 LOCAL_ACCOUNT_ID = "acct_bookwise_local"
 ENABLED_EVENTS = ["payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded"]
@@ -102,3 +105,36 @@ def ensure_webhook_endpoint(base_url: str | None = None) -> WebhookEndpoint:
         endpoint.url = (base_url or settings.SITE_URL).rstrip("/") + webhook_path(endpoint)
         endpoint.save()
     return endpoint
+
+
+def ensure_local_card_payment_method(card: Mapping[str, Any]) -> None:
+    """Offline only: record a localstripe token's card as the PaymentMethod Stripe would show dj-stripe.
+
+    localstripe lets a token's Card (``card_...``) pay an intent (see
+    ``payments.services.payment_confirm_card``), but answers
+    ``GET /v1/payment_methods/card_...`` with a ``card`` object where Stripe
+    answers a ``payment_method`` (Stripe's "legacy card" PaymentMethods keep
+    their ``card_`` id). dj-stripe, syncing the intent of every
+    ``payment_intent.*`` webhook, would refuse it ("Trying to fit 'card' into
+    'PaymentMethod'") and the webhook would fail; with the row already here it
+    never asks. Never used against the real Stripe.
+    """
+    owner = Account.objects.filter(id=LOCAL_ACCOUNT_ID).first()
+    PaymentMethod.objects.get_or_create(
+        id=card["id"],
+        defaults={
+            "livemode": False,
+            "djstripe_owner_account": owner,
+            "stripe_data": {
+                "id": card["id"],
+                "object": "payment_method",
+                "type": "card",
+                "card": {
+                    key: card.get(key) for key in ("brand", "country", "exp_month", "exp_year", "fingerprint", "last4")
+                },
+                "customer": None,
+                "livemode": False,
+                "metadata": {},
+            },
+        },
+    )

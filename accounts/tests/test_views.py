@@ -222,11 +222,14 @@ def test_password_change_sets_the_new_password_and_keeps_me_logged_in(client, cu
 # --- Password reset -----------------------------------------------------------------------------------
 
 
-def test_password_reset_emails_a_link_to_the_account_and_the_link_sets_a_new_password(client, mailoutbox, settings):
+def test_password_reset_emails_a_link_to_the_account_and_the_link_sets_a_new_password(
+    client, mailoutbox, settings, django_capture_on_commit_callbacks
+):
     settings.SITE_URL = "https://bookwise.example"
     user = UserFactory(email="cy@example.com", full_name="Cy Rose")
 
-    response = client.post(PASSWORD_RESET_URL, {"email": "cy@example.com"})
+    with django_capture_on_commit_callbacks(execute=True):  # the email is sent by a task, after commit
+        response = client.post(PASSWORD_RESET_URL, {"email": "cy@example.com"})
 
     assert response.status_code == 302
     assert response["Location"] == reverse("portal:password-reset-done")
@@ -254,8 +257,11 @@ def test_password_reset_emails_a_link_to_the_account_and_the_link_sets_a_new_pas
     assert "This reset link is invalid or was already used." in again.content.decode()
 
 
-def test_password_reset_for_an_unknown_address_sends_nothing_but_looks_the_same(client, mailoutbox):
-    response = client.post(PASSWORD_RESET_URL, {"email": "nobody@example.com"})
+def test_password_reset_for_an_unknown_address_sends_nothing_but_looks_the_same(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(PASSWORD_RESET_URL, {"email": "nobody@example.com"})
 
     assert response.status_code == 302
     assert response["Location"] == reverse("portal:password-reset-done")
@@ -270,9 +276,12 @@ def test_password_reset_with_a_bad_address_rerenders(client, mailoutbox):
     assert mailoutbox == []
 
 
-def test_password_reset_confirm_with_a_bad_new_password_rerenders(client, mailoutbox):
+def test_password_reset_confirm_with_a_bad_new_password_rerenders(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
     UserFactory(email="cy@example.com")
-    client.post(PASSWORD_RESET_URL, {"email": "cy@example.com"})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(PASSWORD_RESET_URL, {"email": "cy@example.com"})
     link = re.search(r"(/accounts/password/reset/[^/\s]+/[^/\s]+/)", mailoutbox[0].body).group(1)
     form_page = client.get(link, follow=True)
 

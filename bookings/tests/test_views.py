@@ -15,9 +15,9 @@ from bookings.services import booking_confirm_payment, booking_join
 from bookings.tests.factories import BookingFactory, ConfirmedBookingFactory
 from bookwise.errors import DomainError
 from catalog.tests.factories import SlotFactory
-from payments.models import Payment, PaymentStatus, Refund
+from payments.models import Payment, PaymentStatus, Refund, RefundStatus
 from payments.services import IntentResult
-from payments.tests.factories import PaymentFactory
+from payments.tests.factories import PaymentFactory, RefundFactory
 from reviews.tests.factories import AttendedBookingFactory, ReviewFactory
 
 pytestmark = pytest.mark.django_db
@@ -220,6 +220,8 @@ def test_checkout_shows_amount_countdown_and_stripe_card_form(web, customer, pen
     assert f'data-client-secret="pi_test_{pending.pk}_secret_abc"' in html
     assert 'data-publishable-key="pk_test_portal"' in html
     assert f'data-status-url="{status_url(pending)}"' in html
+    assert f'data-pay-url="{reverse("portal:booking-pay", args=[pending.pk])}"' in html
+    assert 'name="csrfmiddlewaretoken"' in html
     assert '<script src="http://127.0.0.1:8420/js.stripe.com/v3/"></script>' in html
     assert 'id="card-element"' in html
     # The countdown, and its no-JS text.
@@ -336,6 +338,28 @@ def test_cancelling_a_paid_booking_refunds_it(web, customer):
     assert booking.status == BookingStatus.CANCELLED
     assert Refund.objects.get(payment__booking=booking).amount == 5000
     assert "A full refund of $50.00 is on its way to your card." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("refund_status", "text"),
+    [
+        (RefundStatus.SUCCEEDED, "Refunded</span> $50.00 to the card you paid with."),
+        (RefundStatus.PENDING, "Refund on its way</span> $50.00 is being refunded to your card."),
+        (RefundStatus.FAILED, "Refund delayed</span> Your refund of $50.00 did not go through yet"),
+    ],
+)
+def test_my_bookings_says_where_the_refund_of_a_cancelled_booking_is(web, customer, refund_status, text):
+    booking = ConfirmedBookingFactory(
+        customer=customer, party_size=2, slot__theme__price=2500, status=BookingStatus.CANCELLED
+    )
+    RefundFactory(payment__booking=booking, status=refund_status)
+    other = ConfirmedBookingFactory(customer=customer, party_size=2, slot__theme__price=2500)
+
+    html = web.get(MY_BOOKINGS_URL).content.decode()
+
+    assert text in html
+    assert f'id="booking-{booking.pk}-refund"' in html
+    assert f'id="booking-{other.pk}-refund"' not in html
 
 
 def test_cancel_page_after_the_cutoff_explains_why_not_and_offers_no_button(web, customer):

@@ -1,60 +1,18 @@
-"""Payments test fixtures: a real localstripe process, the dj-stripe endpoint, paid themes."""
+"""Payments test fixtures: paid themes, pending bookings, Celery retries in-process.
+
+The localstripe process, the dj-stripe endpoint and webhook delivery to the
+live server (`localstripe`, `webhook_endpoint`, `localstripe_delivers_to`) are
+in the root conftest.py, shared with the bookings and browser tests.
+"""
 
 from __future__ import annotations
 
 import pytest
-import stripe
-from django.conf import settings as django_settings
 
 from accounts.tests.factories import UserFactory
 from bookings.services import booking_join
-from bookwise.embedded import free_port, register_localstripe_webhook, start_localstripe, stop_process
+from bookwise.embedded import free_port
 from catalog.tests.factories import SlotFactory
-from payments.stripe_setup import ensure_webhook_endpoint, webhook_path
-
-LOCALSTRIPE_WEBHOOK_NAME = "bookwise-payments-tests"
-
-
-@pytest.fixture(scope="session")
-def localstripe(tmp_path_factory):
-    """One `localstripe --from-scratch` for the session; dj-stripe, the SDK and our services point at it."""
-    log = tmp_path_factory.mktemp("localstripe") / "localstripe.log"
-    process, base_url = start_localstripe(free_port(), log=log)
-    old_host = getattr(django_settings, "STRIPE_API_HOST", None)
-    old_base = stripe.api_base
-    django_settings.STRIPE_API_HOST = base_url
-    stripe.api_base = base_url  # dj-stripe's own calls use the module-level SDK
-    try:
-        yield base_url
-    finally:
-        stripe.api_base = old_base
-        if old_host is None:
-            del django_settings.STRIPE_API_HOST
-        else:
-            django_settings.STRIPE_API_HOST = old_host
-        stop_process(process)
-
-
-@pytest.fixture
-def webhook_endpoint(db, localstripe):
-    """dj-stripe's endpoint for STRIPE_WEBHOOK_SECRET, with the local Account + APIKey rows."""
-    return ensure_webhook_endpoint("http://testserver")
-
-
-@pytest.fixture
-def localstripe_delivers_to(localstripe, live_server):
-    """Make localstripe deliver its signed events to the live server's endpoint (memory only: undone after)."""
-
-    def register(endpoint):
-        register_localstripe_webhook(
-            localstripe, LOCALSTRIPE_WEBHOOK_NAME, live_server.url + webhook_path(endpoint), endpoint.secret
-        )
-
-    yield register
-    # Nothing listens on a freshly freed port: later events go nowhere.
-    register_localstripe_webhook(
-        localstripe, LOCALSTRIPE_WEBHOOK_NAME, f"http://127.0.0.1:{free_port()}/", "whsec_nobody"
-    )
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import time
 import uuid
 from typing import Any
 
+import requests
 import stripe
 from django.conf import settings
 from django.test import Client
@@ -18,6 +19,7 @@ from payments.stripe_setup import webhook_path
 
 CARD_OK = "4242424242424242"
 CARD_DECLINED = "4000000000000341"  # attaches fine, declined when charged
+CARD_3DS = "4000002500003155"  # asks for 3-D Secure when the intent is confirmed
 
 
 def stripe_as_customer() -> stripe.StripeClient:
@@ -33,6 +35,23 @@ def pay_intent(intent_id: str, *, card: str = CARD_OK) -> Any:
     )
     client.v1.payment_intents.update(intent_id, params={"payment_method": method.id})
     return client.v1.payment_intents.confirm(intent_id)
+
+
+def card_token(card: str = CARD_OK) -> str:
+    """What Stripe.js `createToken(cardElement)` does: POST /v1/tokens with the publishable key only."""
+    response = requests.post(
+        f"{settings.STRIPE_API_HOST}/v1/tokens",
+        data={
+            "card[number]": card,
+            "card[exp_month]": "12",
+            "card[exp_year]": "2034",
+            "card[cvc]": "123",
+            "key": settings.STRIPE_PUBLISHABLE_KEY,
+        },
+        timeout=10,
+    )
+    response.raise_for_status()
+    return response.json()["id"]
 
 
 def retrieve_intent(intent_id: str) -> dict[str, Any]:

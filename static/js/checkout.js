@@ -1,5 +1,12 @@
 // Checkout: the hold countdown, card payment with Stripe.js, then wait for the
 // webhook to confirm the booking (polling the booking's status endpoint).
+//
+// Paying: Stripe.js turns the card into a token (createToken), the page posts
+// it to the booking's pay endpoint, and the server attaches it to the booking's
+// PaymentIntent and confirms it (payments.services.payment_confirm_card). The
+// browser only steps in again when the bank asks for 3-D Secure. The same flow
+// runs against Stripe and against localstripe's stand-in Stripe.js, which
+// cannot confirm a payment with card details itself.
 (function () {
   "use strict";
 
@@ -97,24 +104,117 @@
       });
   }
 
+  var PAID_OR_PAYING = { succeeded: true, processing: true, requires_capture: true };
+
+  function fail(message) {
+    setText(statusBox, "");
+    setText(errorBox, message);
+    payButton.disabled = holdExpired;
+  }
+
+  function accepted() {
+    paid = true;
+    setText(errorBox, "");
+    setText(statusBox, "Payment accepted. Confirming your booking…");
+    pollStatus(Date.now());
+  }
+
+  // An error whose message is meant for the customer (not a browser's TypeError).
+  function customerError(message) {
+    var error = new Error(message);
+    error.forCustomer = true;
+    return error;
+  }
+
+  function sendToken(tokenId) {
+    var csrf = form.querySelector("input[name=csrfmiddlewaretoken]");
+    return fetch(form.getAttribute("data-pay-url"), {
+      method: "POST",
+      credentials: "same-origin",
+      cache: "no-store",
+      headers: {
+        Accept: "application/json",
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-CSRFToken": csrf ? csrf.value : "",
+      },
+      body: "token=" + encodeURIComponent(tokenId),
+    }).then(function (response) {
+      var type = response.headers.get("Content-Type") || "";
+      if (type.indexOf("application/json") === -1) {
+        // The login page (the session ended) or a CSRF refusal: nothing was charged.
+        throw customerError(
+          response.redirected
+            ? "Your session has ended. Log in again to pay; your places stay held until the time above."
+            : "The payment could not be sent. Reload the page and try again."
+        );
+      }
+      return response.json().then(function (data) {
+        return { ok: response.ok, data: data };
+      });
+    });
+  }
+
+  // 3-D Secure for an intent the server confirmed. Stripe.js documents
+  // handleNextAction for that; localstripe's stand-in only has
+  // confirmCardPayment(clientSecret), which completes the pending step there
+  // (and, on Stripe, for an automatically confirmed intent too).
+  function authenticate(clientSecret) {
+    if (typeof stripe.handleNextAction === "function") {
+      return stripe.handleNextAction({ clientSecret: clientSecret });
+    }
+    return stripe.confirmCardPayment(clientSecret);
+  }
+
+  function afterServer(answer) {
+    var data = answer.data || {};
+    if (!answer.ok) {
+      fail(data.detail || "Your card could not be charged. Check the details or use another card.");
+      if (data.code === "not_payable") payButton.disabled = true;
+      return;
+    }
+    if (data.requires_action) {
+      setText(statusBox, "Your bank asks you to confirm this payment…");
+      return authenticate(data.client_secret || form.getAttribute("data-client-secret")).then(function (result) {
+        var intent = result && result.paymentIntent;
+        if (result && result.error) {
+          fail(result.error.message || "The payment was not confirmed by your bank. Try again or use another card.");
+        } else if (intent && PAID_OR_PAYING[intent.status]) {
+          accepted();
+        } else {
+          fail("The payment was not confirmed by your bank. Try again or use another card.");
+        }
+      });
+    }
+    if (PAID_OR_PAYING[data.status]) {
+      accepted();
+      return;
+    }
+    fail("Your card could not be charged. Check the details or use another card.");
+  }
+
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     if (holdExpired || paid || payButton.disabled) return;
     payButton.disabled = true;
     setText(errorBox, "");
     setText(statusBox, "Processing your payment…");
-    stripe
-      .confirmCardPayment(form.getAttribute("data-client-secret"), { payment_method: { card: card } })
+    Promise.resolve()
+      .then(function () {
+        return stripe.createToken(card);
+      })
       .then(function (result) {
         if (result.error) {
-          setText(statusBox, "");
-          setText(errorBox, result.error.message || "Your card could not be charged. Check the details and try again.");
-          payButton.disabled = holdExpired;
+          fail(result.error.message || "Check your card details and try again.");
           return;
         }
-        paid = true;
-        setText(statusBox, "Payment accepted. Confirming your booking…");
-        pollStatus(Date.now());
+        return sendToken(result.token.id).then(afterServer);
+      })
+      .catch(function (error) {
+        fail(
+          error && error.forCustomer
+            ? error.message
+            : "The payment could not be sent. Check your card details and your connection, then try again."
+        );
       });
   });
 })();

@@ -24,7 +24,7 @@ def _walk(patterns, prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
 
 
 def route_template(raw: str) -> str:
-    """`api/v1/^slots/(?P<pk>\\d+)/$` and `api/v1/slots/<int:slot_id>/join/` -> `slots/{pk}/`, `slots/{slot_id}/join/`."""
+    """A route as a template: `api/v1/^slots/(?P<pk>\\d+)/$` -> `slots/{pk}/`, `<int:slot_id>` -> `{slot_id}`."""
     route = raw.removeprefix(API_PREFIX).replace("^", "").replace("$", "")
     route = _NAMED_GROUP.sub(r"{\1}", route)
     return _CONVERTER.sub(r"{\1}", route)
@@ -34,7 +34,8 @@ def view_methods(pattern: URLPattern) -> set[str]:
     """The methods a route answers (other than with 405): a viewset's mapped actions, an APIView's handlers."""
     callback = pattern.callback
     cls = callback.cls
-    allowed = set(cls.http_method_names)
+    # as_view(http_method_names=...) overrides the class attribute per route.
+    allowed = set(getattr(callback, "view_initkwargs", {}).get("http_method_names", cls.http_method_names))
     actions = getattr(callback, "actions", None)
     if actions:
         methods = {m for m in actions if m in allowed}

@@ -165,9 +165,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ("slots/{slot_id}/join/", "POST"): Row(signed_in(201), body=lambda w, a: {"party_size": 2}),
     ("slots/{slot_id}/participants/", "GET"): Row(E(401, 403, 403, 200, 403, 200)),
     ("attendance/", "POST"): Row(
-        E(401, 404, 404, 200, 404, 200),
+        E(401, 403, 404, 200, 404, 200),
         body=lambda w, a: {"booking": w.attendance_booking.pk, "status": "attended"},
-        why="only bookings on the caller's own slots are in scope",
+        why="the booking's customer sees it but may not mark it (403); others may not see it (404)",
     ),
     ("bookings/", "GET"): Row(signed_in(200)),
     ("bookings/{pk}/", "GET"): Row(E(401, 200, 404, 200, 404, 200)),
@@ -197,7 +197,21 @@ TABLE: dict[tuple[str, str], Row] = {
 
 # OPTIONS (DRF metadata) runs the view's permission checks: anonymous callers get a 401
 # on these routes and a 200 elsewhere; signed-in callers always get a 200.
-OPTIONS_ANONYMOUS_401: set[str] = set()
+OPTIONS_ANONYMOUS_401 = {
+    "auth/logout/",
+    "users/me/",
+    "slots/{pk}/",  # SlotViewSet's metadata action falls under its signed-in rule (PATCH)
+    "slots/{pk}/cancel/",
+    "slots/{slot_id}/join/",
+    "slots/{slot_id}/participants/",
+    "attendance/",
+    "bookings/",
+    "bookings/{pk}/",
+    "bookings/{pk}/cancel/",
+    "payments/create/",
+}
+# The HTML-only Swagger page serves GET and HEAD only (OPTIONS metadata cannot be rendered as HTML).
+OPTIONS_NOT_SERVED = {"docs/"}
 
 
 def _derived_rows() -> dict[tuple[str, str], Row]:
@@ -206,8 +220,9 @@ def _derived_rows() -> dict[tuple[str, str], Row]:
         get = TABLE.get((route, "GET"))
         if get is not None:
             rows[(route, "HEAD")] = Row(get.expect, roles=get.roles)
-        anonymous = 401 if route in OPTIONS_ANONYMOUS_401 else 200
-        rows[(route, "OPTIONS")] = Row({**anyone(200), "anonymous": anonymous}, roles=TABLE_ROLES[route])
+        if route not in OPTIONS_NOT_SERVED:
+            anonymous = 401 if route in OPTIONS_ANONYMOUS_401 else 200
+            rows[(route, "OPTIONS")] = Row({**anyone(200), "anonymous": anonymous}, roles=TABLE_ROLES[route])
     return rows
 
 
@@ -266,6 +281,18 @@ def test_unserved_methods_answer_405(world: World, route: str):
     """A method a route does not serve is a 405 (for a caller who passes every permission), never a 500."""
     served = discover_api_routes()[route]
     client = world.client("admin")
-    for method in set(PRIMARY_METHODS) - served:
+    for method in {*PRIMARY_METHODS, "OPTIONS"} - served:
         response = _send(client, method, PATHS[route](world), {})
         assert response.status_code == 405, f"{method} /api/v1/{PATHS[route](world)}: {response.status_code}"
+
+
+@pytest.mark.django_db
+def test_an_unknown_api_path_answers_json_404_and_pages_keep_html(api_client):
+    response = api_client.get("/api/v1/bookings/not-a-number/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+
+    page = api_client.get("/no-such-page/")
+    assert page.status_code == 404
+    assert page["Content-Type"].startswith("text/html")

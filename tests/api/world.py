@@ -69,7 +69,10 @@ def build_world() -> World:
     other = MerchantFactory()
     theme = ThemeFactory(merchant=merchant)
     reviewed_theme = ThemeFactory(merchant=merchant)
-    slot = SlotFactory(theme=theme)
+    # Fixed times, not the factory's sequence (which drifts weeks ahead over a session):
+    # the tests create slots 30 and 60 days out and must never overlap these.
+    soon = (now + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    slot = SlotFactory(theme=theme, starts_at=soon)
     past_start = (now - timedelta(hours=3)).replace(microsecond=0)
     past_slot = SlotFactory(theme=theme, starts_at=past_start, ends_at=past_start + timedelta(hours=1))
     attended_start = past_start - timedelta(days=3)
@@ -88,7 +91,7 @@ def build_world() -> World:
         other_theme=ThemeFactory(merchant=other),
         reviewed_theme=reviewed_theme,
         slot=slot,
-        join_slot=SlotFactory(theme=theme),
+        join_slot=SlotFactory(theme=theme, starts_at=soon + timedelta(days=1)),
         past_slot=past_slot,
         booking=BookingFactory(slot=slot, customer=customer),
         attendance_booking=ConfirmedBookingFactory(slot=past_slot, customer=customer),

@@ -33,14 +33,19 @@ format, never more than one chunk in memory), and obey the domain rules:
 
 No BookingStatusChange rows are generated: nothing on a hot path reads them.
 
-Speed: everything runs in ONE transaction. The domain tables are truncated
-first, so ``COPY ... WITH (FREEZE)`` applies (rows land frozen and all-visible:
-index-only scans work without a VACUUM). The foreign keys, unique and exclusion
-constraints and secondary indexes of the loaded tables are dropped before the
-COPY and recreated after it with the DDL Django derives from the models
-(``schema_editor`` + ``Meta.indexes``/``Meta.constraints``), then the catalog
-definitions are compared with the ones found before: any difference aborts the
-load (rolled back). Check constraints stay in place during the COPY.
+Speed (full size: about 11 minutes on 2 cores, docs/PERFORMANCE.md): the domain
+tables are truncated and the foreign keys, unique and exclusion constraints and
+secondary indexes of the loaded tables dropped; each table is then loaded in its
+own transaction (TRUNCATE + ``COPY ... WITH (FREEZE)``: rows land frozen and
+all-visible, so index-only scans work without a VACUUM), and its indexes and
+constraints are recreated on other connections (the slots' GiST exclusion index,
+~8 minutes alone at full size, starts while the next tables are generated).
+The DDL comes from the models (``schema_editor`` + ``Meta.indexes`` /
+``Meta.constraints`` + the field indexes and foreign keys Django derives), and
+at the end every index and constraint definition is compared with the one found
+before the load: any difference is an error. Check constraints stay in place
+during the COPY. Until a load finishes its tables carry a comment marker; a load
+that was interrupted leaves it, and the next run recreates whatever is missing.
 
 Safety: the command refuses to run on a database that holds a user outside the
 generated domain unless ``--force`` (which truncates the domain tables and
@@ -442,13 +447,16 @@ class IndexBuilder:
         self.failed = threading.Event()
         self.started: float | None = None
         self.finished: float | None = None
+        self.running_pids: set[int] = set()
 
     def __enter__(self) -> IndexBuilder:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
+            # Do not sit out a GiST build of minutes after a failure or Ctrl-C: cancel what runs.
             self.failed.set()
+            self._cancel_running()
         self.pool.shutdown(wait=True, cancel_futures=True)
         if exc_type is None:
             self.wait()
@@ -468,8 +476,11 @@ class IndexBuilder:
         try:
             t = time.monotonic()
             with connection.cursor() as cursor:
+                pid = connection.connection.info.backend_pid
+                self.running_pids.add(pid)
                 cursor.execute("SET maintenance_work_mem = '1GB'")
                 cursor.execute(artefact.create_sql)
+                self.running_pids.discard(pid)
             self.say(f"    built {artefact.table}.{artefact.name} in {time.monotonic() - t:.1f} s")
         except BaseException:
             self.failed.set()
@@ -481,6 +492,14 @@ class IndexBuilder:
     def wait(self) -> None:
         for future in self.futures:
             future.result()
+
+    def _cancel_running(self) -> None:
+        try:
+            with connection.cursor() as cursor:
+                for pid in list(self.running_pids):
+                    cursor.execute("SELECT pg_cancel_backend(%s)", [pid])
+        except Exception:  # noqa: BLE001, S110 - best effort while another error propagates
+            pass
 
     def elapsed(self) -> float:
         return (self.finished or time.monotonic()) - (self.started or time.monotonic())
@@ -1106,18 +1125,18 @@ class Command(BaseCommand):
 
         self.step(f"truncate, drop {len(present_names)} indexes and constraints", prepare)
 
-        # Indexes are built on two other connections as soon as their table is loaded, while the
-        # next tables are generated: the slots' GiST exclusion index alone takes minutes.
-        with IndexBuilder(self.say, workers=2) as builder:
+        # The slots' GiST exclusion index is the critical path (~8 CPU-minutes at full size): it starts on
+        # its own connection as soon as the slots are in, with a core to itself while this thread
+        # generates the other tables. Every other index waits for the end of the generation, then two
+        # more connections build them next to the GiST's tail (more at once only slows the GiST).
+        with IndexBuilder(self.say, workers=1) as early, IndexBuilder(self.say, workers=2) as late:
+            deferred: list[Artefact] = []
             self._copy(CopyTarget.build(User, gen.USER_COLUMNS), gen.users(password_hash), sizes.users)
-            builder.submit(by_table[User._meta.db_table])
             self._copy(CopyTarget.build(Merchant, gen.MERCHANT_COLUMNS), gen.merchants(), sizes.merchants)
-            builder.submit(by_table[Merchant._meta.db_table])
             self._copy(CopyTarget.build(Theme, gen.THEME_COLUMNS), gen.themes(), sizes.themes)
             self._copy(CopyTarget.build(Slot, gen.SLOT_COLUMNS), gen.slots(), sizes.slots)
-            builder.submit(by_table[Slot._meta.db_table])
+            early.submit(by_table[Slot._meta.db_table])
             self._copy(CopyTarget.build(Booking, gen.BOOKING_COLUMNS), gen.bookings(), sizes.bookings)
-            builder.submit(by_table[Booking._meta.db_table])
             if len(gen.review_author) < sizes.reviews:
                 self.say(
                     self.style.WARNING(
@@ -1126,18 +1145,21 @@ class Command(BaseCommand):
                     )
                 )
             self._copy(CopyTarget.build(Review, gen.REVIEW_COLUMNS), gen.reviews(), len(gen.review_author))
-            builder.submit(by_table[Review._meta.db_table])
             self.step("theme ratings (UPDATE ... FROM aggregate)", self._update_ratings)
-            builder.submit(by_table[Theme._meta.db_table])
             if sizes.payments:
                 self.step("payments (INSERT ... SELECT from bookings)", self._payments)
-            builder.submit(by_table[Payment._meta.db_table])
+            for model in (User, Merchant, Theme, Booking, Review, Payment):
+                deferred += by_table[model._meta.db_table]
+            late.submit(deferred)
             self.say("waiting for the index builds ...")
-            builder.wait()
-            self.timings["indexes and constraints (2 connections, overlapped)"] = (0, builder.elapsed())
+            late.wait()
+            early.wait()
+            self.timings["indexes and constraints (overlapped)"] = (0, max(early.elapsed(), late.elapsed()))
             # Foreign keys last: validating one reads both of its tables.
-            builder.submit([a for a in all_artefacts if a.is_foreign_key], foreign_keys=True)
-            builder.wait()
+            t = time.monotonic()
+            late.submit([a for a in all_artefacts if a.is_foreign_key], foreign_keys=True)
+            late.wait()
+            self.timings["foreign keys (validated)"] = (0, time.monotonic() - t)
 
         with transaction.atomic(), connection.cursor() as cursor:
             after = catalog_snapshot(cursor, tables)

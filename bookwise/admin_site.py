@@ -1,0 +1,35 @@
+"""The admin site: Django's, with a summary of today's activity on the index page.
+
+Installed through `BookwiseAdminConfig` (in INSTALLED_APPS instead of
+"django.contrib.admin"), so `admin.site` and every `@admin.register` use it.
+Nothing here touches models at import time: this module loads while the app
+registry is still being populated.
+"""
+
+from __future__ import annotations
+
+from django.contrib.admin import AdminSite
+from django.contrib.admin.apps import AdminConfig
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+
+class BookwiseAdminSite(AdminSite):
+    site_header = "BookWise administration"
+    site_title = "BookWise admin"
+    index_template = "admin/bookwise_index.html"
+
+    # Staff who may not read bookings, payments and merchants get the plain index.
+    dashboard_permissions = ("bookings.view_booking", "payments.view_payment", "merchants.view_merchant")
+
+    def index(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        from bookwise.admin_dashboard import dashboard_summary
+
+        context = dict(extra_context or {})
+        if request.user.has_perms(self.dashboard_permissions):
+            context.setdefault("dashboard", dashboard_summary(now=timezone.now()))
+        return super().index(request, extra_context=context)
+
+
+class BookwiseAdminConfig(AdminConfig):
+    default_site = "bookwise.admin_site.BookwiseAdminSite"

@@ -1,0 +1,31 @@
+"""Merchant emails. Called by merchants.tasks after commit."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from bookwise.emails import absolute_url, send_email_once
+from bookwise.models import EmailKind
+from merchants.models import Merchant, MerchantStatus
+
+
+def send_merchant_approved_email(*, merchant_id: int) -> bool:
+    """To the owner. Once per approval: a re-approval after a suspension has a new `approved_at`, so a new key.
+
+    Nothing when the merchant is no longer approved by the time the task runs.
+    """
+    merchant = Merchant.objects.select_related("owner").filter(pk=merchant_id).first()
+    if merchant is None or merchant.status != MerchantStatus.APPROVED or merchant.approved_at is None:
+        return False
+    owner = merchant.owner
+    return send_email_once(
+        kind=EmailKind.MERCHANT_APPROVED,
+        key=f"{merchant.pk}@{merchant.approved_at.timestamp():.6f}",
+        to=owner.email,
+        template="merchant_approved",
+        context={
+            "merchant": merchant,
+            "owner_name": owner.full_name or owner.email,
+            "portal_url": absolute_url(reverse("merchant:home")),
+        },
+    )

@@ -1,0 +1,90 @@
+"""The owner hears once that their merchant application is approved, after the approval commits."""
+
+import pytest
+from django.urls import reverse
+
+from accounts.tests.factories import AdminFactory
+from merchants import tasks
+from merchants.services import merchant_approve, merchant_suspend
+from merchants.tests.factories import PendingMerchantFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _site_url(settings):
+    settings.SITE_URL = "http://testserver.example"
+
+
+@pytest.fixture
+def pending():
+    return PendingMerchantFactory(
+        name="Puzzle Works", city="Porto", timezone="Europe/Lisbon", owner__full_name="Grace Hopper"
+    )
+
+
+def test_approval_emails_the_owner_once_after_commit(pending, mailoutbox, django_capture_on_commit_callbacks):
+    admin = AdminFactory()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        merchant_approve(merchant=pending, by=admin)
+    assert mailoutbox == []  # nothing leaves before the commit
+    assert len(callbacks) == 1
+    callbacks[0]()
+
+    assert len(mailoutbox) == 1
+    message = mailoutbox[0]
+    assert message.to == [pending.owner.email]
+    assert message.subject == "Welcome to BookWise: Puzzle Works is approved"
+    ((html, mimetype),) = message.alternatives
+    assert mimetype == "text/html"
+    portal = "http://testserver.example/merchant/"
+    for body in (message.body, html):
+        assert "Hello Grace Hopper" in body
+        assert "your merchant application for" in body
+        assert portal in body
+        assert "Europe/Lisbon" in body
+
+
+def test_approving_twice_or_running_the_task_twice_sends_one_email(
+    pending, mailoutbox, django_capture_on_commit_callbacks
+):
+    admin = AdminFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        merchant_approve(merchant=pending, by=admin)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        merchant_approve(merchant=pending, by=admin)  # already approved: no change, no dispatch
+    tasks.send_merchant_approved.delay(pending.pk)
+
+    assert callbacks == []
+    assert len(mailoutbox) == 1
+
+
+def test_a_reapproval_after_a_suspension_is_a_new_email(pending, mailoutbox, django_capture_on_commit_callbacks):
+    admin = AdminFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        merchant_approve(merchant=pending, by=admin)
+    merchant_suspend(merchant=pending, by=admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        merchant_approve(merchant=pending, by=admin)
+
+    assert len(mailoutbox) == 2
+
+
+def test_no_email_when_the_merchant_was_suspended_before_the_task_ran(pending, mailoutbox):
+    admin = AdminFactory()
+    merchant_approve(merchant=pending, by=admin)
+    merchant_suspend(merchant=pending, by=admin)
+
+    assert tasks.send_merchant_approved.delay(pending.pk).get() is False
+    assert mailoutbox == []
+
+
+def test_the_admin_approve_action_sends_the_email(client, pending, mailoutbox, django_capture_on_commit_callbacks):
+    client.force_login(AdminFactory())
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("admin:merchants_merchant_changelist"),
+            {"action": "approve_selected", "_selected_action": [pending.pk], "index": 0},
+        )
+
+    assert [m.to for m in mailoutbox] == [[pending.owner.email]]
