@@ -20,8 +20,8 @@ from catalog.tests.factories import SlotFactory
 from merchants.models import Merchant
 from merchants.tests.factories import PendingMerchantFactory
 from payments.models import Payment, Refund
+from payments.tests.factories import PaymentFactory, RefundFactory
 from reviews.tests.factories import ReviewFactory
-from tests.factories import PaymentFactory, RefundFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from bookings.tests.factories import BookingFactory, ConfirmedBookingFactory
 from bookwise.admin_dashboard import dashboard_summary, utc_day
 from merchants.tests.factories import PendingMerchantFactory
 from payments.models import Payment, PaymentStatus
-from tests.factories import PaymentFactory
+from payments.tests.factories import PaymentFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,8 @@ from bookings.tests.factories import BookingFactory, ConfirmedBookingFactory
 from catalog.models import Slot, SlotStatus
 from catalog.tests.factories import SlotFactory, ThemeFactory
 from merchants.tests.factories import MerchantFactory
+from payments.tests.factories import PaymentFactory, RefundFactory
 from reviews.tests.factories import ReviewFactory
-from tests.factories import PaymentFactory, RefundFactory
 
 pytestmark = pytest.mark.django_db
 

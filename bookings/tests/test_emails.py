@@ -16,7 +16,7 @@ from bookwise.models import EmailKind, EmailLog
 from catalog.services import slot_cancel
 from catalog.tests.factories import SlotFactory
 from payments.models import PaymentStatus
-from tests.factories import PaymentFactory
+from payments.tests.factories import PaymentFactory
 
 pytestmark = pytest.mark.django_db
 
