@@ -10,7 +10,7 @@ from bookwise.admin_tools import (
     ReadOnlyAdminMixin,
     ServiceOwnedAdminMixin,
     parse_id,
-    users_with_email,
+    search_by_id_or_email,
 )
 
 
@@ -72,12 +72,8 @@ class BookingAdmin(ServiceOwnedAdminMixin, admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        pk = parse_id(term)
-        if pk is not None:
-            return queryset.filter(pk=pk), False
-        if "@" in term:
-            return queryset.filter(customer__in=users_with_email(term)), False
-        return queryset.none(), False
+        found = search_by_id_or_email(queryset, term, id_field="pk", user_field="customer")
+        return (queryset.none() if found is None else found), False
 
 
 @admin.register(BookingStatusChange)

@@ -63,6 +63,19 @@ def users_with_email(term: str) -> QuerySet:
     return user_model.objects.alias(email_lower=Lower("email")).filter(email_lower=term.strip().lower())
 
 
+def search_by_id_or_email(queryset: QuerySet, term: str, *, id_field: str, user_field: str) -> QuerySet | None:
+    """Index-only admin search: `123`/`#123` matches `id_field`, an email matches `user_field`'s user.
+
+    None when the term is neither, so each admin decides what free text means.
+    """
+    pk = parse_id(term)
+    if pk is not None:
+        return queryset.filter(**{id_field: pk})
+    if "@" in term:
+        return queryset.filter(**{f"{user_field}__in": users_with_email(term)})
+    return None
+
+
 class ReadOnlyAdminMixin:
     """Rows written only by services (audit trails, Stripe mirrors): admins look, never add, edit or delete."""
 

@@ -8,8 +8,7 @@ from bookwise.admin_tools import (
     EstimatedCountPaginator,
     ReadOnlyAdminMixin,
     ServiceOwnedAdminMixin,
-    parse_id,
-    users_with_email,
+    search_by_id_or_email,
 )
 from payments import services
 from payments.models import Payment, Refund
@@ -90,12 +89,8 @@ class PaymentAdmin(ServiceOwnedAdminMixin, admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        booking_id = parse_id(term)
-        if booking_id is not None:
-            return queryset.filter(booking_id=booking_id), False
-        if "@" in term:
-            return queryset.filter(booking__customer__in=users_with_email(term)), False
-        return queryset.filter(stripe_payment_intent_id=term), False
+        found = search_by_id_or_email(queryset, term, id_field="booking_id", user_field="booking__customer")
+        return (queryset.filter(stripe_payment_intent_id=term) if found is None else found), False
 
 
 @admin.register(Refund)

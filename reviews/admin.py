@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from bookwise.admin_tools import EstimatedCountPaginator, parse_id, users_with_email
+from bookwise.admin_tools import EstimatedCountPaginator, search_by_id_or_email
 from catalog.models import Theme
 from reviews.models import Review
 from reviews.services import review_delete, review_set_hidden
@@ -39,11 +39,9 @@ class ReviewAdmin(admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        pk = parse_id(term)
-        if pk is not None:
-            return queryset.filter(pk=pk), False
-        if "@" in term:
-            return queryset.filter(author__in=users_with_email(term)), False
+        found = search_by_id_or_email(queryset, term, id_field="pk", user_field="author")
+        if found is not None:
+            return found, False
         themes = Theme.objects.filter(title__icontains=term).values("pk")
         return queryset.filter(Q(comment__icontains=term) | Q(theme__in=themes)), False
 
