@@ -209,7 +209,7 @@ def test_payment_intent_id_is_unique_once_known():
 
 def test_one_payment_per_booking():
     payment = PaymentFactory()
-    refused("booking_id", lambda: PaymentFactory(booking=payment.booking))
+    refused("booking_id", lambda: PaymentFactory(booking=payment.booking, idempotency_key="another-key"))
 
 
 def test_client_idempotency_key_is_unique_when_given():
