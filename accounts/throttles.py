@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import Mapping
 
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -68,3 +69,26 @@ class RegisterEmailThrottle(_PerEmailThrottle):
 
 class RefreshIPThrottle(_PerIPThrottle):
     scope = "refresh"
+
+
+class _FormAttempt:
+    """What the throttles read from a request (client address, `email`), for a portal form POST."""
+
+    def __init__(self, request: HttpRequest, email: str) -> None:
+        self.META = request.META
+        self.headers = request.headers
+        self.data = {"email": email}
+
+
+def form_attempt_wait(request: HttpRequest, *, email: str, throttles: tuple[type[SimpleRateThrottle], ...]) -> int:
+    """Count a portal login/sign-up attempt in the same buckets as the API's; seconds to wait, 0 if allowed.
+
+    The portal and the API share one budget per IP and per email, so a guesser
+    cannot switch from one to the other.
+    """
+    attempt = _FormAttempt(request, email)
+    for throttle_class in throttles:
+        throttle = throttle_class()
+        if not throttle.allow_request(attempt, None):
+            return max(int(throttle.wait() or 1), 1)
+    return 0

@@ -20,6 +20,13 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.forms import EmailAuthenticationForm, PasswordResetForm, RegisterForm
 from accounts.services import user_create
+from accounts.throttles import (
+    LoginEmailThrottle,
+    LoginIPThrottle,
+    RegisterEmailThrottle,
+    RegisterIPThrottle,
+    form_attempt_wait,
+)
 from bookwise.errors import DomainError
 from bookwise.web import form_add_domain_error
 
@@ -41,6 +48,13 @@ def register(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect(_next_url(request))
     form = RegisterForm(request.POST or None)
+    if request.method == "POST":
+        wait = form_attempt_wait(
+            request, email=request.POST.get("email", ""), throttles=(RegisterIPThrottle, RegisterEmailThrottle)
+        )
+        if wait:
+            form.add_error(None, f"Too many sign-up attempts. Try again in {wait} seconds.")
+            return render(request, "accounts/register.html", {"form": form, "next": _next_url(request)}, status=429)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -58,9 +72,23 @@ def register(request: HttpRequest) -> HttpResponse:
 
 
 class LoginView(auth_views.LoginView):
+    """Django's login, behind the API's login throttles (per IP and per email, shared buckets)."""
+
     template_name = "accounts/login.html"
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        wait = form_attempt_wait(
+            request, email=request.POST.get("username", ""), throttles=(LoginIPThrottle, LoginEmailThrottle)
+        )
+        if wait:
+            # An unbound form: binding it would run authenticate(), i.e. check the password.
+            form = self.get_form_class()(request=request, initial={"username": request.POST.get("username", "")})
+            form.cleaned_data = {}
+            form.add_error(None, f"Too many login attempts. Try again in {wait} seconds.")
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
 
 
 class LogoutView(auth_views.LogoutView):

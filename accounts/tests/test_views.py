@@ -289,3 +289,51 @@ def test_password_reset_confirm_with_a_bad_new_password_rerenders(
 
     assert response.status_code == 200
     assert "The two password fields didn’t match." in response.content.decode()
+
+
+def _set_rates(settings, **rates):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates},
+    }
+
+
+def test_portal_login_is_throttled_per_email_and_then_refuses_the_right_password(client, settings):
+    from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
+
+    _set_rates(settings, login_email="3/minute", login="100/minute")
+    user = UserFactory()
+    for _ in range(3):
+        response = client.post("/accounts/login/", {"username": user.email, "password": "wrong-password"})
+        assert response.status_code == 200
+    blocked = client.post("/accounts/login/", {"username": user.email, "password": DEFAULT_PASSWORD})
+    assert blocked.status_code == 429
+    assert "Too many login attempts" in blocked.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_portal_and_api_share_the_login_budget(client, api_client, settings):
+    from accounts.tests.factories import UserFactory
+
+    _set_rates(settings, login_email="2/minute", login="100/minute")
+    user = UserFactory()
+    for _ in range(2):
+        api_client.post("/api/v1/auth/token/", {"email": user.email, "password": "nope"}, format="json")
+    assert client.post("/accounts/login/", {"username": user.email, "password": "nope"}).status_code == 429
+
+
+def test_portal_sign_up_is_throttled_per_ip(client, settings):
+    _set_rates(settings, register="2/hour", register_email="100/hour")
+    for i in range(2):
+        client.post("/accounts/register/", {"email": f"x{i}@example.com"})
+    response = client.post(
+        "/accounts/register/",
+        {
+            "email": "new@example.com",
+            "full_name": "New",
+            "password1": "a-long-pass-phrase-42",
+            "password2": "a-long-pass-phrase-42",
+        },
+    )
+    assert response.status_code == 429
+    assert "Too many sign-up attempts" in response.content.decode()
