@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import time, timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from bookwise.demo import ADMIN_EMAIL, CUSTOMER_EMAIL, DEMO_LOGINS, DEMO_PASSWORD, MERCHANT_EMAIL
-from catalog.models import Slot, SlotStatus, Theme
-from merchants.models import Merchant, MerchantStatus
+from catalog.services import slot_bulk_create, theme_create
+from merchants.models import Merchant
+from merchants.services import merchant_apply, merchant_approve
 
 SLOT_DAYS = 30
 
@@ -166,43 +167,25 @@ def _user(email: str, full_name: str, role: str, *, admin: bool = False) -> User
     return User.objects.create_user(email=email, password=DEMO_PASSWORD, full_name=full_name, role=role)
 
 
-def _slot_starts(merchant: DemoMerchant, theme: DemoTheme, first_day: date) -> list[datetime]:
-    """Each day's local start times, converted to UTC (the zone's offset on that day, DST included)."""
-    tz = zoneinfo.ZoneInfo(merchant.timezone)
-    starts = []
-    for offset in range(SLOT_DAYS):
-        day = first_day + timedelta(days=offset)
-        for hhmm in theme.local_times:
-            local = datetime.combine(day, time.fromisoformat(hhmm), tzinfo=tz)
-            starts.append(local.astimezone(UTC))
-    return starts
-
-
 @transaction.atomic
 def seed() -> dict[str, int]:
     now = timezone.now()
-    _user(ADMIN_EMAIL, "Ada Admin", Role.ADMIN, admin=True)
+    admin = _user(ADMIN_EMAIL, "Ada Admin", Role.ADMIN, admin=True)
     _user(CUSTOMER_EMAIL, "Carla Customer", Role.CUSTOMER)
     counts = {"merchants": 0, "themes": 0, "slots": 0}
     for demo in MERCHANTS:
-        owner = _user(demo.owner_email, demo.owner_name, Role.MERCHANT)
-        if owner.role != Role.MERCHANT:
-            owner.role = Role.MERCHANT
-            owner.save(update_fields=["role"])
-        merchant = Merchant.objects.create(
-            owner=owner,
-            name=demo.name,
-            description=demo.description,
-            city=demo.city,
-            timezone=demo.timezone,
-            status=MerchantStatus.APPROVED,
-            approved_at=now,
+        # Like a real merchant: a customer applies, an admin approves (the owner's role follows).
+        owner = _user(demo.owner_email, demo.owner_name, Role.CUSTOMER)
+        merchant = merchant_apply(
+            user=owner, name=demo.name, description=demo.description, city=demo.city, timezone=demo.timezone
         )
+        merchant = merchant_approve(merchant=merchant, by=admin)
         counts["merchants"] += 1
-        # Tomorrow in the merchant's own calendar: every slot lies in the future.
+        # From tomorrow in the merchant's own calendar, every day, at the theme's local times
+        # (the schedule service converts them to UTC, daylight-saving changes included).
         first_day = now.astimezone(zoneinfo.ZoneInfo(demo.timezone)).date() + timedelta(days=1)
         for spec in demo.themes:
-            theme = Theme.objects.create(
+            theme = theme_create(
                 merchant=merchant,
                 title=spec.title,
                 description=spec.description,
@@ -213,16 +196,14 @@ def seed() -> dict[str, int]:
                 max_party=spec.max_party,
             )
             counts["themes"] += 1
-            duration = timedelta(minutes=spec.duration_minutes)
-            slots = Slot.objects.bulk_create(
-                Slot(
-                    theme=theme,
-                    starts_at=start,
-                    ends_at=start + duration,
-                    capacity=spec.capacity,
-                    status=SlotStatus.OPEN,
-                )
-                for start in _slot_starts(demo, spec, first_day)
+            created, _skipped = slot_bulk_create(
+                theme=theme,
+                start_date=first_day,
+                end_date=first_day + timedelta(days=SLOT_DAYS - 1),
+                weekdays=list(range(7)),
+                times=[time.fromisoformat(hhmm) for hhmm in spec.local_times],
+                capacity=spec.capacity,
+                now=now,
             )
-            counts["slots"] += len(slots)
+            counts["slots"] += created
     return counts
