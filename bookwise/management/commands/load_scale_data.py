@@ -363,6 +363,20 @@ def allocate(total: int, weights: list[float], caps: list[int], rng: random.Rand
     return counts
 
 
+def _sql_default(fld: models.Field) -> str:
+    """SQL literal of a column the INSERT ... SELECT does not know (a field added later): its default or NULL."""
+    from psycopg import sql
+
+    if fld.has_default():
+        value = fld.get_db_prep_save(fld.get_default(), connection)
+    elif fld.null:
+        value = None
+    else:
+        raise CommandError(f"{fld.model.__name__}.{fld.name} has no default: teach load_scale_data how to fill it.")
+    connection.ensure_connection()
+    return sql.Literal(value).as_string(connection.connection)
+
+
 def _copy_value(fld: models.Field) -> str:
     """COPY text for a column the generator does not know (a field added later): its default or NULL."""
     if fld.has_default():
@@ -1277,7 +1291,7 @@ class Command(BaseCommand):
             raise CommandError(f"Payment has no column(s) {sorted(missing)}: update load_scale_data.")
         extra = [f for f in fields if f.column not in known]
         columns = ", ".join(connection.ops.quote_name(c) for c in (*PAYMENT_COLUMNS, *(f.column for f in extra)))
-        extra_sql = "".join(f", {connection.ops.quote_value(_copy_value(f))}" for f in extra)
+        extra_sql = "".join(f", {_sql_default(f)}" for f in extra)
         sql = PAYMENTS_SQL.format(
             columns=columns, updated=PAYMENT_UPDATED_SQL, status=PAYMENT_STATUS_SQL, extra=extra_sql
         )
