@@ -70,6 +70,26 @@ class UserAdmin(DjangoUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2")}),)
     actions = ("make_admin", "make_customer")
+    # What only superusers may set: with these a staff member could grant themselves more
+    # than their own Django permissions (and `is_staff` alone is no API power).
+    superuser_only_fields = ("is_superuser", "groups", "user_permissions")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> tuple[str, ...]:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser:
+            return fields
+        return fields + tuple(f for f in self.superuser_only_fields if f not in fields)
+
+    def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        return not self._another_admin(request, obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        return not self._another_admin(request, obj) and super().has_delete_permission(request, obj)
+
+    @staticmethod
+    def _another_admin(request: HttpRequest, obj: User | None) -> bool:
+        """Other admins' accounts (their password, email, flags) are a superuser's business."""
+        return obj is not None and obj.pk != request.user.pk and obj.is_platform_admin and not request.user.is_superuser
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[User], search_term: str
@@ -116,7 +136,18 @@ class RefreshTokenRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ordering = ("-id",)
     show_full_result_count = False
     paginator = EstimatedCountPaginator
-    readonly_fields = ("jti", "family", "user", "parent_jti", "created_at", "expires_at", "used_at", "revoked_at")
+    readonly_fields = (
+        "jti",
+        "family",
+        "user",
+        "parent_jti",
+        "created_at",
+        "expires_at",
+        "used_at",
+        "revoked_at",
+        "family_started_at",
+        "credentials_version",
+    )
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[RefreshTokenRecord], search_term: str

@@ -56,7 +56,7 @@ class UserOutputSerializer(serializers.Serializer):
         choices=Role.choices,
         source="effective_role",
         read_only=True,
-        help_text="Effective role: staff and superusers are `admin`.",
+        help_text="Effective role: superusers are `admin` (staff status alone is not).",
     )
 
 
@@ -138,7 +138,10 @@ class TokenRefreshView(_CredentialsView):
         summary="Rotate a refresh token",
         description=(
             "Returns a new pair; the refresh token sent is dead afterwards. Sending a used refresh "
-            "token again is treated as theft: it is refused and every token issued from it is revoked."
+            "token again is treated as theft: it is refused and every token issued from it is revoked "
+            "(401 `token_reused`). A session also ends when the user's password changes or is reset, or the "
+            "account is deactivated (401 `session_revoked`), and when its login is older than "
+            "`JWT_REFRESH_FAMILY_MAX_DAYS` (401 `session_expired`): log in again."
         ),
         request=RefreshInputSerializer,
         responses={200: TokenPairOutputSerializer, 400: _VALIDATION_ERROR, 401: _UNAUTHORIZED, 429: _THROTTLED},

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Iterator
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
-from django.db import transaction
 from django.db.models.functions import Lower
 
-from accounts.models import User
+from accounts.models import User, email_normalize
+from bookwise import outbox
 
 PASSWORD_HELP = "At least 8 characters, not a common password, not only digits, not like your name or email."
 
@@ -69,7 +68,9 @@ class PasswordResetForm(DjangoPasswordResetForm):
     def get_users(self, email: str) -> Iterator[User]:
         # LOWER(email) = ... goes through the case-insensitive unique index; Django's
         # email__iexact would scan the users table. The email goes to the stored address.
-        users = User.objects.alias(email_lower=Lower("email")).filter(email_lower=email.lower(), is_active=True)
+        users = User.objects.alias(email_lower=Lower("email")).filter(
+            email_lower=email_normalize(email), is_active=True
+        )
         return (user for user in users if user.has_usable_password())
 
     def save(self, **kwargs) -> None:
@@ -77,4 +78,4 @@ class PasswordResetForm(DjangoPasswordResetForm):
         from accounts import tasks
 
         for user in self.get_users(self.cleaned_data["email"]):
-            transaction.on_commit(functools.partial(tasks.send_password_reset.delay, user.pk, uuid.uuid4().hex))
+            outbox.enqueue(tasks.send_password_reset.name, user.pk, uuid.uuid4().hex)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 import uuid
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -14,13 +15,23 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
 
 
+def email_normalize(email: str) -> str:
+    """The one spelling of an address we store, look up and throttle on.
+
+    NFKC first, so compatibility variants (fullwidth `Ａ`, ligatures, odd spaces)
+    become the plain characters they stand for, then trimmed and lowercased like
+    the `LOWER(email)` unique index.
+    """
+    return unicodedata.normalize("NFKC", email).strip().lower()
+
+
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def _create_user(self, email: str, password: str | None, **extra: object) -> User:
         if not email:
             raise ValueError("An email address is required.")
-        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user = self.model(email=email_normalize(email), **extra)
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -39,7 +50,7 @@ class UserManager(BaseUserManager["User"]):
     def get_by_natural_key(self, email: str) -> User:
         # LOWER(email) = ... uses the case-insensitive unique index; email__iexact
         # (UPPER(...)) would scan the whole table on every login.
-        return self.alias(email_lower=Lower("email")).get(email_lower=email.lower())
+        return self.alias(email_lower=Lower("email")).get(email_lower=email_normalize(email))
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -49,8 +60,21 @@ class User(AbstractBaseUser, PermissionsMixin):
     full_name = models.CharField(max_length=150, blank=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CUSTOMER)
     is_active = models.BooleanField(default=True)
-    is_staff = models.BooleanField(default=False, help_text="Can log into Django admin.")
+    is_staff = models.BooleanField(
+        default=False, help_text="Can log into Django admin (with its permissions); not an API admin."
+    )
     date_joined = models.DateTimeField(default=timezone.now)
+    # Written only by the database: the trigger `accounts_user_credentials_version`
+    # (migration 0002) adds one whenever `password` or `is_active` changes, through
+    # any path (forms, admin, changepassword, QuerySet.update, raw SQL), and ignores
+    # any value the application writes. See accounts.services (token families).
+    credentials_version = models.PositiveIntegerField(
+        default=0,
+        db_default=0,
+        editable=False,
+        help_text="Bumped by the database when the password or the active flag changes; "
+        "refresh-token families opened under an older version are dead.",
+    )
 
     objects = UserManager()
 
@@ -68,8 +92,12 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def is_platform_admin(self) -> bool:
-        """Superusers and staff count as admins whatever their role field says."""
-        return self.role == Role.ADMIN or self.is_staff or self.is_superuser
+        """An API admin: the `admin` role, or a superuser.
+
+        `is_staff` alone is not enough: it only opens Django admin, where the
+        user's Django permissions decide what they may see and do.
+        """
+        return self.role == Role.ADMIN or self.is_superuser
 
     @property
     def effective_role(self) -> str:
@@ -82,6 +110,10 @@ class RefreshTokenRecord(models.Model):
     Every rotation issues a child with the same `family`. Presenting a token
     that was already rotated (`used_at` set) means it was stolen or replayed:
     the whole family is revoked, including the child issued from it.
+
+    `family_started_at` and `credentials_version` are the family's (copied from
+    parent to child): when its login happened, and the user's
+    `credentials_version` at that login.
     """
 
     jti = models.CharField(max_length=64, unique=True)
@@ -92,6 +124,8 @@ class RefreshTokenRecord(models.Model):
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    family_started_at = models.DateTimeField(default=timezone.now)
+    credentials_version = models.PositiveIntegerField(default=0)
 
     class Meta:
         indexes = [models.Index(fields=["expires_at"], name="refresh_expires_idx")]

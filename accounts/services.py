@@ -8,12 +8,35 @@ revoked, the child included. Every rotation and revocation of a family runs
 in one transaction holding the family's lock (its oldest record's row), so two
 concurrent refreshes of one token give at most one child, and a revocation
 never misses a child committed concurrently.
+
+A family also dies when the user's credentials change, and when it gets old:
+
+- Password changed or reset, account deactivated (or reactivated): the database
+  trigger behind `User.credentials_version` bumps the version whenever the
+  `password` hash or `is_active` changes. A family records the version at its
+  login, and a rotation refuses (401 `session_revoked`) and revokes a family
+  whose version is not the user's current one. Nothing that changes a password
+  has to remember to revoke anything: Django's password change and reset views,
+  the admin's user and password forms, `manage.py changepassword`, `set_password`
+  then `save()`, a `QuerySet.update()` or raw SQL all bump the version, and a
+  rotation racing the change copies the old version into its child, which dies
+  at its next rotation. (A password hash upgraded by Django at login counts as a
+  change too: the user's other API sessions then log in again, once.)
+- Age: a family lives at most `JWT_REFRESH_FAMILY_MAX_DAYS` from its login,
+  however often it is rotated (401 `session_expired`), and no token of it
+  expires later than that.
+
+Refused families are revoked (records and simplejwt blacklist) when presented;
+the version check is what makes them dead, so a family nobody presents again
+needs no visit.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
@@ -25,9 +48,10 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken, Token
-from rest_framework_simplejwt.utils import datetime_from_epoch
+from rest_framework_simplejwt.utils import datetime_from_epoch, datetime_to_epoch
 
-from accounts.models import RefreshTokenRecord, Role, User
+# email_normalize lives with the model (the login looks users up with it); callers use it from here.
+from accounts.models import RefreshTokenRecord, Role, User, email_normalize
 from bookwise.errors import DomainError, Forbidden, InvalidInput
 
 FAMILY_CLAIM = "family"
@@ -50,11 +74,6 @@ class FamilyRefreshToken(RefreshToken):
 
     def verify(self) -> None:
         Token.verify(self)
-
-
-def email_normalize(email: str) -> str:
-    """The one spelling of an address we store, look up and throttle on."""
-    return email.strip().lower()
 
 
 # --- Users ------------------------------------------------------------------------
@@ -102,8 +121,8 @@ def user_update_profile(*, user: User, full_name: str) -> User:
 def user_set_role(*, user: User, role: str, actor: User | None = None) -> User:
     """Set a user's role. `actor`, when given (admin pages, API), must be a platform admin.
 
-    Staff and superusers count as admins whatever this field says
-    (`User.effective_role`); access to Django admin stays `is_staff`.
+    Superusers count as admins whatever this field says (`User.effective_role`);
+    `is_staff` only opens Django admin.
     """
     if actor is not None and not actor.is_platform_admin:
         raise Forbidden("not_admin", "Only platform admins may change roles.")
@@ -127,23 +146,39 @@ def token_pair_obtain(*, email: str, password: str, request=None) -> tuple[str, 
 
 
 def token_pair_issue(*, user: User) -> tuple[str, str]:
-    """A new session: the first refresh token of a new family, and an access token."""
-    refresh = _refresh_issue(user=user, family=uuid.uuid4(), parent_jti="")
+    """A new session: the first refresh token of a new family, and an access token.
+
+    `user` carries the password hash that was just checked. The family takes the
+    credentials version stored with that same hash: if the password changed since
+    the check, the login is refused; if it changes right after, the family is
+    already behind and dies at its first rotation.
+    """
+    version = (
+        User.objects.filter(pk=user.pk, password=user.password, is_active=True)
+        .values_list("credentials_version", flat=True)
+        .first()
+    )
+    if version is None:
+        raise AuthenticationRejected("invalid_credentials", "No active account found with these credentials.")
+    refresh = _refresh_issue(
+        user=user, family=uuid.uuid4(), started_at=timezone.now(), credentials_version=version, parent_jti=""
+    )
     return str(refresh.access_token), str(refresh)
 
 
 def token_refresh_rotate(*, raw_refresh: str) -> tuple[str, str]:
     """Exchange a refresh token for a new pair; the presented token is dead afterwards.
 
-    Presenting a token that was already rotated, or whose family was revoked,
-    revokes the family and is refused. The revocation must survive the refusal,
-    so it commits before the error is raised.
+    Refused, and its whole family revoked: a token already rotated or whose family
+    was revoked (`token_reused`), a family older than the user's last password or
+    active-flag change (`session_revoked`), a family past its maximum age
+    (`session_expired`). The revocation must survive the refusal, so it commits
+    before the error is raised.
     """
     token = _refresh_decode(raw_refresh)
     family = _family_claim(token)
     if family is None:
         raise _token_invalid()
-    reused = False
     with transaction.atomic():
         _family_lock(family)
         record = (
@@ -154,19 +189,44 @@ def token_refresh_rotate(*, raw_refresh: str) -> tuple[str, str]:
         )
         if record is None or not _same_user(record, token):
             raise _token_invalid()
-        if record.used_at is not None or _family_is_revoked(family) or _is_blacklisted(record.jti):
+        refusal = _rotation_refusal(record)
+        if refusal is not None:
             _family_revoke(family=family)
-            reused = True
-        elif not record.user.is_active:
-            raise _token_invalid()
         else:
             record.used_at = timezone.now()
             record.save(update_fields=["used_at"])
             token.blacklist()
-            child = _refresh_issue(user=record.user, family=family, parent_jti=record.jti)
-    if reused:
-        raise AuthenticationRejected("token_reused", "This refresh token was already used; the session is revoked.")
+            child = _refresh_issue(
+                user=record.user,
+                family=family,
+                started_at=record.family_started_at,
+                credentials_version=record.credentials_version,
+                parent_jti=record.jti,
+            )
+    if refusal is not None:
+        raise refusal
     return str(child.access_token), str(child)
+
+
+def _rotation_refusal(record: RefreshTokenRecord) -> AuthenticationRejected | None:
+    """Why `record` may not be rotated, or None. Caller holds the family lock; `record.user` is fresh."""
+    user = record.user
+    if not user.is_active or record.credentials_version != user.credentials_version:
+        return AuthenticationRejected(
+            "session_revoked", "The password or the account changed since this session began: log in again."
+        )
+    if timezone.now() >= _family_ends_at(record.family_started_at):
+        return AuthenticationRejected(
+            "session_expired",
+            f"Sessions last at most {settings.JWT_REFRESH_FAMILY_MAX_DAYS} days: log in again.",
+        )
+    if record.used_at is not None or _family_is_revoked(record.family) or _is_blacklisted(record.jti):
+        return AuthenticationRejected("token_reused", "This refresh token was already used; the session is revoked.")
+    return None
+
+
+def _family_ends_at(started_at: datetime) -> datetime:
+    return started_at + timedelta(days=settings.JWT_REFRESH_FAMILY_MAX_DAYS)
 
 
 def token_revoke(*, raw_refresh: str, user: User) -> None:
@@ -191,10 +251,16 @@ def token_revoke(*, raw_refresh: str, user: User) -> None:
         _family_revoke(family=family)
 
 
-def _refresh_issue(*, user: User, family: uuid.UUID, parent_jti: str) -> RefreshToken:
+def _refresh_issue(
+    *, user: User, family: uuid.UUID, started_at: datetime, credentials_version: int, parent_jti: str
+) -> RefreshToken:
     refresh = RefreshToken()
     refresh[jwt_settings.USER_ID_CLAIM] = str(getattr(user, jwt_settings.USER_ID_FIELD))
     refresh[FAMILY_CLAIM] = str(family)
+    # No token outlives its family.
+    family_ends_at = _family_ends_at(started_at)
+    if datetime_from_epoch(refresh["exp"]) > family_ends_at:
+        refresh["exp"] = datetime_to_epoch(family_ends_at)
     jti = refresh[jwt_settings.JTI_CLAIM]
     expires_at = datetime_from_epoch(refresh["exp"])
     # simplejwt's own table, so that its blacklist (and admin) know every token.
@@ -208,6 +274,8 @@ def _refresh_issue(*, user: User, family: uuid.UUID, parent_jti: str) -> Refresh
         parent_jti=parent_jti,
         created_at=refresh.current_time,
         expires_at=expires_at,
+        family_started_at=started_at,
+        credentials_version=credentials_version,
     )
     return refresh
 

@@ -1,4 +1,4 @@
-"""Throttles for the credential endpoints: per client IP and per target email.
+"""Throttles for the credential endpoints and password resets: per client IP and per target email.
 
 Each counts every attempt, successful or not, in Django's cache (Redis in
 production, shared by every web process). Once a bucket is full, requests are
@@ -40,7 +40,12 @@ class _PerIPThrottle(_SettingsRateThrottle):
 
 
 class _PerEmailThrottle(_SettingsRateThrottle):
-    """Keyed on the normalised `email` of the request body, hashed so no address lands in the cache."""
+    """Keyed on the normalised `email` of the request body, hashed so no address lands in the cache.
+
+    Normalised exactly as the login looks users up (`email_normalize`: NFKC, trimmed,
+    lowercased), so `Ａlice@Example.com` (fullwidth A) and `ALICE@example.com` spend
+    alice@example.com's budget instead of opening buckets of their own.
+    """
 
     def get_cache_key(self, request: Request, view) -> str | None:
         data = request.data  # malformed JSON raises ParseError here: a 400, not a 500
@@ -71,6 +76,14 @@ class RefreshIPThrottle(_PerIPThrottle):
     scope = "refresh"
 
 
+class PasswordResetIPThrottle(_PerIPThrottle):
+    scope = "password_reset"
+
+
+class PasswordResetEmailThrottle(_PerEmailThrottle):
+    scope = "password_reset_email"
+
+
 class _FormAttempt:
     """What the throttles read from a request (client address, `email`), for a portal form POST."""
 
@@ -81,10 +94,10 @@ class _FormAttempt:
 
 
 def form_attempt_wait(request: HttpRequest, *, email: str, throttles: tuple[type[SimpleRateThrottle], ...]) -> int:
-    """Count a portal login/sign-up attempt in the same buckets as the API's; seconds to wait, 0 if allowed.
+    """Count a form POST (portal or admin login, sign-up, password reset) in its buckets; seconds to wait, 0 if allowed.
 
-    The portal and the API share one budget per IP and per email, so a guesser
-    cannot switch from one to the other.
+    The portal, the admin and the API share one budget per IP and per email, so a
+    guesser cannot switch from one to the other.
     """
     attempt = _FormAttempt(request, email)
     for throttle_class in throttles:

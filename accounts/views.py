@@ -1,21 +1,29 @@
-"""Portal account pages: sign up, log in and out, change or reset a password.
+"""Portal account pages: sign up, log in and out, change or reset a password; the admin login's throttle.
 
 Sign-up goes through accounts.services.user_create (the API's rules: Django's
 password validators, one account per email). The rest are Django's auth views
 with our templates; the password-reset email is sent by a Celery task (accounts.forms).
+
+Every form that checks a password or sends an email counts its POSTs in the
+throttle buckets of accounts.throttles (shared with the API), and a refused
+POST answers 429 with the form and a readable error, before any password check.
+Changing or resetting a password needs nothing more here: it ends the user's
+API sessions by itself (accounts.services, token families).
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import REDIRECT_FIELD_NAME, login
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.template.response import TemplateResponse
+from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.forms import EmailAuthenticationForm, PasswordResetForm, RegisterForm
@@ -23,6 +31,8 @@ from accounts.services import user_create
 from accounts.throttles import (
     LoginEmailThrottle,
     LoginIPThrottle,
+    PasswordResetEmailThrottle,
+    PasswordResetIPThrottle,
     RegisterEmailThrottle,
     RegisterIPThrottle,
     form_attempt_wait,
@@ -43,6 +53,26 @@ def _next_url(request: HttpRequest) -> str:
     return str(settings.LOGIN_REDIRECT_URL)
 
 
+def _wait_text(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} seconds"
+    return f"{(seconds + 59) // 60} minutes"
+
+
+def _throttled(response: HttpResponse, wait: int) -> HttpResponse:
+    response.status_code = 429
+    response["Retry-After"] = str(wait)
+    return response
+
+
+def _refused_form(form_class, message: str, **kwargs):
+    """An unbound form carrying `message`: binding one would validate it (a login form would check the password)."""
+    form = form_class(**kwargs)
+    form.cleaned_data = {}
+    form.add_error(None, message)
+    return form
+
+
 @require_http_methods(["GET", "POST"])
 def register(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
@@ -53,8 +83,9 @@ def register(request: HttpRequest) -> HttpResponse:
             request, email=request.POST.get("email", ""), throttles=(RegisterIPThrottle, RegisterEmailThrottle)
         )
         if wait:
-            form.add_error(None, f"Too many sign-up attempts. Try again in {wait} seconds.")
-            return render(request, "accounts/register.html", {"form": form, "next": _next_url(request)}, status=429)
+            form.add_error(None, f"Too many sign-up attempts. Try again in {_wait_text(wait)}.")
+            page = render(request, "accounts/register.html", {"form": form, "next": _next_url(request)})
+            return _throttled(page, wait)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -83,12 +114,51 @@ class LoginView(auth_views.LoginView):
             request, email=request.POST.get("username", ""), throttles=(LoginIPThrottle, LoginEmailThrottle)
         )
         if wait:
-            # An unbound form: binding it would run authenticate(), i.e. check the password.
-            form = self.get_form_class()(request=request, initial={"username": request.POST.get("username", "")})
-            form.cleaned_data = {}
-            form.add_error(None, f"Too many login attempts. Try again in {wait} seconds.")
-            return self.render_to_response(self.get_context_data(form=form), status=429)
+            form = _refused_form(
+                self.get_form_class(),
+                f"Too many login attempts. Try again in {_wait_text(wait)}.",
+                request=request,
+                initial={"username": request.POST.get("username", "")},
+            )
+            return _throttled(self.render_to_response(self.get_context_data(form=form)), wait)
         return super().post(request, *args, **kwargs)
+
+
+def admin_login_refusal(request: HttpRequest, *, site, extra_context: dict | None = None) -> HttpResponse | None:
+    """Count a Django admin login POST in the login buckets; None if it may go on, else a 429 login page.
+
+    The same per-IP and per-email buckets as the API and the portal, so the admin
+    login is no side door for a guesser. The refusal page is Django admin's login
+    page (built like `AdminSite.login` builds it) with the error above the form.
+    """
+    if request.method != "POST":
+        return None
+    username = request.POST.get("username", "")
+    wait = form_attempt_wait(request, email=username, throttles=(LoginIPThrottle, LoginEmailThrottle))
+    if not wait:
+        return None
+    from django.contrib.admin.forms import AdminAuthenticationForm
+
+    form = _refused_form(
+        site.login_form or AdminAuthenticationForm,
+        f"Too many login attempts. Try again in {_wait_text(wait)}.",
+        request=request,
+        initial={"username": username},
+    )
+    context = {
+        **site.each_context(request),
+        "title": _("Log in"),
+        "subtitle": None,
+        "app_path": request.get_full_path(),
+        "username": request.user.get_username(),
+        "form": form,
+        REDIRECT_FIELD_NAME: request.POST.get(REDIRECT_FIELD_NAME)
+        or request.GET.get(REDIRECT_FIELD_NAME)
+        or reverse("admin:index", current_app=site.name),
+        **(extra_context or {}),
+    }
+    request.current_app = site.name
+    return _throttled(TemplateResponse(request, site.login_template or "admin/login.html", context), wait)
 
 
 class LogoutView(auth_views.LogoutView):
@@ -114,11 +184,25 @@ class PasswordResetView(auth_views.PasswordResetView):
     """Emails a one-time link. The same page follows whether or not the address has an account.
 
     The form queues the email (a Celery task builds the link on SITE_URL and sends it).
+    Requests are throttled per client IP and per (normalised) address before the
+    address is looked up, so a refusal is the same whether or not it has an account.
     """
 
     template_name = "accounts/password_reset_form.html"
     form_class = PasswordResetForm
     success_url = reverse_lazy("portal:password-reset-done")
+
+    def post(self, request, *args, **kwargs):
+        email = request.POST.get("email", "")
+        wait = form_attempt_wait(request, email=email, throttles=(PasswordResetIPThrottle, PasswordResetEmailThrottle))
+        if wait:
+            form = _refused_form(
+                self.get_form_class(),
+                f"Too many password reset requests. Try again in {_wait_text(wait)}.",
+                initial={"email": email},
+            )
+            return _throttled(self.render_to_response(self.get_context_data(form=form)), wait)
+        return super().post(request, *args, **kwargs)
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):

@@ -30,6 +30,13 @@ class BookwiseAdminSite(AdminSite):
             context.setdefault("dashboard", dashboard_summary(now=timezone.now()))
         return super().index(request, extra_context=context)
 
+    def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        # Same per-IP and per-email login buckets as the API and the portal (429 page when full).
+        from accounts.views import admin_login_refusal
+
+        refusal = admin_login_refusal(request, site=self, extra_context=extra_context)
+        return refusal or super().login(request, extra_context=extra_context)
+
 
 class BookwiseAdminConfig(AdminConfig):
     default_site = "bookwise.admin_site.BookwiseAdminSite"

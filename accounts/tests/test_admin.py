@@ -145,3 +145,75 @@ def test_refresh_token_records_are_visible_but_read_only(admin_browser):
     assert edit.status_code == 403
     record.refresh_from_db()
     assert record.jti != "forged"
+
+
+# --- Plain staff act within their Django permissions -----------------------------------------------------------
+
+
+def _staff_browser(*codenames: str) -> tuple[Client, User]:
+    from django.contrib.auth.models import Permission
+
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(content_type__app_label="accounts", codename__in=codenames))
+    client = Client()
+    client.force_login(staff)
+    return client, staff
+
+
+def test_plain_staff_cannot_grant_superuser_status_or_permissions_even_to_themselves():
+    from django.contrib.auth.models import Permission
+
+    client, staff = _staff_browser("view_user", "change_user")
+    page = client.get(f"{USERS_URL}{staff.pk}/change/").content.decode()
+    assert 'name="is_superuser"' not in page
+    assert 'name="user_permissions"' not in page
+    assert 'name="groups"' not in page
+
+    everything = Permission.objects.values_list("pk", flat=True)
+    response = client.post(
+        f"{USERS_URL}{staff.pk}/change/",
+        _change_form(staff, is_staff="on", is_superuser="on", user_permissions=list(everything)),
+    )
+
+    assert response.status_code == 302, response.content.decode()
+    staff.refresh_from_db()
+    assert not staff.is_superuser
+    assert staff.user_permissions.count() == 2
+
+
+def test_plain_staff_cannot_change_an_admins_account_or_password():
+    client, _ = _staff_browser("view_user", "change_user", "delete_user")
+    boss = AdminFactory()
+
+    assert client.post(f"{USERS_URL}{boss.pk}/change/", _change_form(boss, email="mine@example.com")).status_code == 403
+    assert (
+        client.post(
+            f"{USERS_URL}{boss.pk}/password/",
+            {"password1": STRONG_PASSWORD, "password2": STRONG_PASSWORD, "usable_password": "true"},
+        ).status_code
+        == 403
+    )
+    assert client.post(f"{USERS_URL}{boss.pk}/delete/", {"post": "yes"}).status_code == 403
+    boss.refresh_from_db()
+    assert boss.email != "mine@example.com"
+    assert not boss.check_password(STRONG_PASSWORD)
+
+
+def test_plain_staff_cannot_make_anyone_an_api_admin():
+    client, _ = _staff_browser("view_user", "change_user")
+    user = UserFactory()
+
+    client.post(USERS_URL, {"action": "make_admin", "_selected_action": [str(user.pk)]})
+
+    user.refresh_from_db()
+    assert user.role == Role.CUSTOMER
+
+
+def test_a_superuser_still_edits_everything(admin_browser):
+    user = UserFactory()
+
+    response = admin_browser.post(f"{USERS_URL}{user.pk}/change/", _change_form(user, is_staff="on", is_superuser="on"))
+
+    assert response.status_code == 302, response.content.decode()
+    user.refresh_from_db()
+    assert user.is_superuser

@@ -312,12 +312,12 @@ class TestMe:
 
         assert response.json()["role"] == "admin"
 
-    def test_reports_a_staff_member_with_customer_role_as_admin(self):
+    def test_reports_a_staff_member_by_their_role_not_as_admin(self):
         staff = UserFactory(is_staff=True, role=Role.CUSTOMER)
 
         response = bearer_client(staff).get(ME_URL)
 
-        assert response.json()["role"] == "admin"
+        assert response.json()["role"] == "customer"
 
     def test_requires_authentication(self, api_client):
         assert api_client.get(ME_URL).status_code == 401

@@ -97,11 +97,49 @@ def test_createsuperuser_command_creates_an_admin(monkeypatch):
     assert root.check_password(STRONG_PASSWORD)
 
 
-def test_staff_user_counts_as_admin_whatever_the_role_field_says():
+def test_staff_status_alone_does_not_make_an_api_admin():
     staff = UserFactory(is_staff=True, role=Role.CUSTOMER)
 
-    assert staff.is_platform_admin
-    assert staff.effective_role == Role.ADMIN
+    assert not staff.is_platform_admin
+    assert staff.effective_role == Role.CUSTOMER
+
+
+@pytest.mark.parametrize(
+    ("role", "is_superuser"), [(Role.ADMIN, False), (Role.CUSTOMER, True)], ids=["admin-role", "superuser"]
+)
+def test_the_admin_role_or_superuser_status_makes_an_api_admin(role, is_superuser):
+    user = UserFactory(role=role, is_superuser=is_superuser)
+
+    assert user.is_platform_admin
+    assert user.effective_role == Role.ADMIN
+
+
+def test_plain_staff_may_not_change_roles():
+    staff = UserFactory(is_staff=True)
+
+    with pytest.raises(Forbidden):
+        services.user_set_role(user=UserFactory(), role=Role.ADMIN, actor=staff)
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "alice@example.com",
+        "ALICE@example.com",
+        " Alice@Example.COM ",
+        "\uff21lice@Example.com",
+        "alice@\uff45xample.com",
+    ],
+)
+def test_email_normalize_folds_case_and_unicode_compatibility_variants(spelling):
+    assert services.email_normalize(spelling) == "alice@example.com"
+
+
+def test_login_lookup_and_registration_use_the_normalised_address():
+    user = services.user_create(email="bob@\uff45xample.com", password=STRONG_PASSWORD, full_name="Bob")
+
+    assert user.email == "bob@example.com"
+    assert User.objects.get_by_natural_key("\uff22OB@example.com") == user
 
 
 def test_login_lookup_by_email_ignores_case():

@@ -1,5 +1,6 @@
 import pytest
 from django.contrib.auth.signals import user_login_failed
+from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
@@ -155,3 +156,90 @@ def test_a_body_without_email_is_still_counted_per_ip(throttle_rates):
     statuses = [client.post(TOKEN_URL, {"password": "x"}, format="json").status_code for _ in range(3)]
 
     assert statuses == [400, 400, 429]
+
+
+# --- One bucket per address, however it is spelled -----------------------------------------------------------
+
+
+def test_email_throttle_keys_fold_unicode_compatibility_variants_and_case():
+    from accounts.throttles import LoginEmailThrottle, _FormAttempt
+
+    def key(email: str) -> str:
+        return LoginEmailThrottle().get_cache_key(_FormAttempt(_FakeRequest(), email), None)
+
+    assert key("\uff21lice@Example.com") == key("alice@example.com") == key("ALICE@example.com")
+    assert key("alice@example.com") != key("alicia@example.com")
+
+
+class _FakeRequest:
+    META = {"REMOTE_ADDR": "203.0.113.10"}
+    headers: dict = {}
+
+
+def test_fullwidth_and_case_variants_spend_the_same_login_budget(throttle_rates):
+    throttle_rates(login_email="2/minute")
+    user = UserFactory(email="alice@example.com")
+
+    first = _login(_client("198.51.100.1"), "\uff21lice@Example.com", "wrong-guess")  # fullwidth A
+    second = _login(_client("198.51.100.2"), "ALICE@example.com", "wrong-guess")
+    third = _login(_client("198.51.100.3"), "alice@example.com", DEFAULT_PASSWORD)
+
+    assert (first.status_code, second.status_code, third.status_code) == (401, 401, 429)
+    assert user.refresh_tokens.count() == 0
+
+
+# --- Django admin's login: the same buckets --------------------------------------------------------------------
+
+ADMIN_LOGIN_URL = "/admin/login/"
+
+
+def _admin_login(client, email: str, password: str):
+    return client.post(ADMIN_LOGIN_URL, {"username": email, "password": password, "next": "/admin/"})
+
+
+def test_admin_login_is_throttled_per_email_with_a_readable_429_page(throttle_rates, client):
+    throttle_rates(login_email="3/minute")
+    staff = UserFactory(is_staff=True)
+
+    statuses = [_admin_login(client, staff.email, "wrong-guess").status_code for _ in range(3)]
+    blocked = _admin_login(client, staff.email, DEFAULT_PASSWORD)
+
+    assert statuses == [200, 200, 200]
+    assert blocked.status_code == 429
+    assert int(blocked["Retry-After"]) > 0
+    page = blocked.content.decode()
+    assert '<p class="errornote">' in page
+    assert "Too many login attempts. Try again in" in page
+    assert f'value="{staff.email}"' in page
+    assert "_auth_user_id" not in client.session
+
+
+def test_admin_login_is_throttled_per_ip_across_emails(throttle_rates, client):
+    throttle_rates(login="2/minute")
+    staff = UserFactory(is_staff=True)
+
+    for i in range(2):
+        _admin_login(client, f"guess{i}@example.com", "wrong-guess")
+
+    assert _admin_login(client, staff.email, DEFAULT_PASSWORD).status_code == 429
+    assert _admin_login(Client(REMOTE_ADDR="192.0.2.7"), staff.email, DEFAULT_PASSWORD).status_code == 302
+
+
+def test_api_portal_and_admin_logins_share_one_per_email_budget_whatever_the_spelling(throttle_rates, client):
+    throttle_rates(login_email="2/minute")
+    staff = UserFactory(email="alice@example.com", is_staff=True)
+
+    _login(_client(), "ALICE@example.com", "wrong-guess")
+    client.post("/accounts/login/", {"username": "\uff21lice@example.com", "password": "wrong-guess"})
+
+    assert _admin_login(client, staff.email, DEFAULT_PASSWORD).status_code == 429
+
+
+def test_admin_login_page_itself_is_not_counted(throttle_rates, client):
+    throttle_rates(login="2/minute")
+    staff = UserFactory(is_staff=True)
+
+    for _ in range(5):
+        assert client.get(ADMIN_LOGIN_URL).status_code == 200
+
+    assert _admin_login(client, staff.email, DEFAULT_PASSWORD).status_code == 302

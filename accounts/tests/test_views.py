@@ -337,3 +337,106 @@ def test_portal_sign_up_is_throttled_per_ip(client, settings):
     )
     assert response.status_code == 429
     assert "Too many sign-up attempts" in response.content.decode()
+
+
+# --- Password reset: throttled per IP and per address, silently ---------------------------------------------
+
+
+def _reset(client: Client, email: str):
+    return client.post(PASSWORD_RESET_URL, {"email": email})
+
+
+def _without_csrf_token(html: str) -> str:
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
+
+
+def test_password_reset_is_throttled_per_address_across_ips(settings, mailoutbox, django_capture_on_commit_callbacks):
+    _set_rates(settings, password_reset_email="2/hour", password_reset="100/hour")
+    UserFactory(email="vic@example.com")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        statuses = [_reset(Client(REMOTE_ADDR=f"198.51.100.{i}"), "vic@example.com").status_code for i in (1, 2)]
+        blocked = _reset(Client(REMOTE_ADDR="198.51.100.3"), "VIC@example.com")
+
+    assert statuses == [302, 302]
+    assert blocked.status_code == 429
+    assert int(blocked["Retry-After"]) > 0
+    assert "Too many password reset requests. Try again in" in blocked.content.decode()
+    assert len(mailoutbox) == 2
+
+
+def test_a_throttled_password_reset_looks_the_same_for_an_address_without_an_account(
+    settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    _set_rates(settings, password_reset_email="1/hour", password_reset="100/hour")
+    UserFactory(email="vic@example.com")
+    pages = {}
+    for email in ("vic@example.com", "nobody@example.com"):
+        client = Client()
+        with django_capture_on_commit_callbacks(execute=True):
+            first = _reset(client, email)
+            second = _reset(client, email)
+        assert (first.status_code, first["Location"]) == (302, reverse("portal:password-reset-done"))
+        assert second.status_code == 429
+        pages[email] = _without_csrf_token(second.content.decode()).replace(email, "<address>")
+
+    assert pages["vic@example.com"] == pages["nobody@example.com"]
+    assert len(mailoutbox) == 1
+
+
+def test_password_reset_is_throttled_per_ip_across_addresses(settings, mailoutbox):
+    _set_rates(settings, password_reset="2/hour", password_reset_email="100/hour")
+    client = Client(REMOTE_ADDR="203.0.113.77")
+
+    statuses = [_reset(client, f"someone{i}@example.com").status_code for i in range(3)]
+
+    assert statuses == [302, 302, 429]
+    assert _reset(Client(REMOTE_ADDR="203.0.113.78"), "someone9@example.com").status_code == 302
+
+
+def test_unicode_variants_of_an_address_share_its_reset_budget(
+    settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    _set_rates(settings, password_reset_email="3/hour", password_reset="100/hour")
+    UserFactory(email="alice@example.com")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        statuses = [
+            _reset(Client(REMOTE_ADDR=f"198.51.100.{i}"), email).status_code
+            for i, email in enumerate(
+                [
+                    "\uff21lice@example.com",  # fullwidth A: not a valid address, counted all the same
+                    "alice@\uff45xample.com",  # fullwidth e in the domain: valid, alice's account
+                    "ALICE@example.com",
+                    "alice@example.com",
+                ]
+            )
+        ]
+
+    assert statuses == [200, 302, 302, 429]
+    assert [m.to for m in mailoutbox] == [["alice@example.com"], ["alice@example.com"]]
+
+
+def test_password_reset_links_last_one_hour(settings):
+    from django.contrib.auth.tokens import default_token_generator
+
+    assert settings.PASSWORD_RESET_TIMEOUT == 3600
+    user = UserFactory()
+    generator = default_token_generator
+    now = generator._num_seconds(generator._now())
+
+    def token_made_seconds_ago(seconds: int) -> str:
+        return generator._make_token_with_timestamp(user, now - seconds, generator.secret)
+
+    assert generator.check_token(user, token_made_seconds_ago(3590))
+    assert not generator.check_token(user, token_made_seconds_ago(3610))
+
+
+def test_the_admin_link_shows_for_staff_who_can_use_django_admin(client):
+    from accounts.models import Role
+
+    client.force_login(UserFactory(is_staff=True))
+    assert 'href="/admin/"' in client.get(reverse("portal:catalog")).content.decode()
+
+    client.force_login(UserFactory(role=Role.ADMIN))  # an API admin without Django admin access
+    assert 'href="/admin/"' not in client.get(reverse("portal:catalog")).content.decode()
