@@ -54,6 +54,8 @@ class PaymentAdmin(ServiceOwnedAdminMixin, admin.ModelAdmin):
         "idempotency_key",
         "client_idempotency_key",
         "last_error",
+        "failed_attempts",
+        "failure_keys",
         "created_at",
         "updated_at",
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from payments import selectors, services
 from payments.models import Payment
+from payments.throttles import PAY_THROTTLES
 
 ERROR = inline_serializer("PaymentError", {"detail": serializers.CharField(), "code": serializers.CharField()})
 NOT_FOUND = inline_serializer(
@@ -60,11 +61,14 @@ class PaymentCreateView(GenericAPIView):
     201 when this request created the intent (or repeats, with the same
     ``Idempotency-Key``, the request that did); 200 when it already existed.
     A booking is never charged twice, however often and concurrently this is
-    called (see ``services.payment_intent_for_booking``).
+    called (see ``services.payment_intent_for_booking``). Throttled per user and
+    per client IP (THROTTLE_PAY, shared with the portal's pay endpoint); 409
+    ``too_many_attempts`` once the booking's card was refused too often.
     """
 
     permission_classes = [IsAuthenticated]
     serializer_class = PaymentCreateSerializer
+    throttle_classes = list(PAY_THROTTLES)
 
     @extend_schema(
         operation_id="payments_create",
@@ -86,6 +90,7 @@ class PaymentCreateView(GenericAPIView):
             401: None,
             404: NOT_FOUND,
             409: ERROR,
+            429: OpenApiResponse(description="Too many payment requests; see `Retry-After`."),
             502: ERROR,
             503: ERROR,
         },

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
@@ -32,6 +33,15 @@ class Payment(TimeStampedModel):
     client_idempotency_key = models.CharField(max_length=255, blank=True, help_text="The API client's header.")
     last_error = models.TextField(blank=True)
     succeeded_at = models.DateTimeField(null=True, blank=True)
+    # Card testing: failed card attempts on this intent, each counted once
+    # however many times it is reported (the confirm answer and the webhook).
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    failure_keys = ArrayField(
+        models.CharField(max_length=255),
+        default=list,
+        blank=True,
+        help_text="Stripe ids of the counted failures (charge:<id>, or pm:<id>:<code> when no charge was made).",
+    )
 
     class Meta:
         constraints = [

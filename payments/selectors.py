@@ -64,3 +64,20 @@ def refund_status_by_booking(*, booking_ids: list[int]) -> dict[int, str]:
     if not booking_ids:
         return {}
     return dict(Refund.objects.filter(payment__booking_id__in=booking_ids).values_list("payment__booking_id", "status"))
+
+
+def payment_state_for_booking(*, booking_id: int) -> tuple[str, str]:
+    """(PaymentStatus, RefundStatus) of a booking's payment, "" for none. One query.
+
+    The caller scoped the booking (e.g. the customer's own). A booking has at
+    most one payment and one refund.
+    """
+    row = (
+        Payment.objects.filter(booking_id=booking_id)
+        .values_list("status", "refunds__status")
+        .order_by("refunds__pk")
+        .first()
+    )
+    if row is None:
+        return "", ""
+    return row[0], row[1] or ""

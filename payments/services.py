@@ -20,15 +20,24 @@ The flow
    ``djstripe_tolerance`` seconds, stores each event id once
    (``djstripe.Event``), re-retrieves the object from the Stripe API to sync its
    own tables (``GET /v1/payment_intents/<id>``, ...), then sends its signals.
-   Everything runs in one transaction: a failure answers 500, nothing is kept
-   and Stripe delivers again later.
-3. Our receivers (payments/webhooks.py) pass the object from the event payload
-   to :func:`payment_apply_intent` or :func:`payment_apply_charge_refunded`.
-   A succeeded intent confirms the booking through
+   Everything runs in one transaction: a failure answers 500 (503 when Stripe
+   itself is unreachable, see payments.webhooks.WebhookView), nothing is kept
+   and Stripe delivers again later. dj-stripe's own Stripe calls use the SDK's
+   module-level client, given our timeout by :func:`configure_sdk_defaults`.
+3. Our receivers (payments/webhooks.py) take from the payload only which object
+   the event is about: :func:`payment_apply_intent_event` and
+   :func:`payment_apply_charge_event` re-read it from Stripe with our own client
+   and apply Stripe's state, never the payload's (a correctly signed event
+   saying "succeeded" for an intent Stripe shows unpaid confirms nothing). A
+   succeeded intent confirms the booking only when Stripe received exactly the
+   payment's amount, in its currency and in our mode (STRIPE_LIVE_MODE); it
+   confirms through
    ``bookings.services.booking_confirm_payment``; when that answers MUST_REFUND
    (the hold ran out and the seats are gone, or the booking was cancelled) a
    Refund row is recorded and ``payments.tasks.process_refund`` sends it after
-   commit.
+   commit. When Stripe cannot be reached, the receiver raises
+   :class:`StripeUnavailable`: dj-stripe rolls the event back and our webhook
+   view answers 503, so Stripe delivers it again later.
 4. ``payments.tasks.reconcile_pending_payments`` (Celery beat) re-reads the
    intents of bookings still waiting for payment (or ended recently) and applies
    them through the same service, so a lost webhook cannot leave a paid customer
@@ -54,6 +63,12 @@ Rules
   row, refund row.
 - Statuses never move backwards: a late ``payment_failed`` after ``succeeded``
   changes nothing, a confirmed booking never returns to pending.
+- Card testing: each failed card attempt on a booking's intent is counted once
+  on its Payment (keyed by Stripe's failed charge, so the confirm answer and the
+  ``payment_failed`` webhook of one attempt count once). After
+  ``MAX_FAILED_ATTEMPTS`` the booking's card is refused (409 ``too_many_attempts``)
+  and the intent is cancelled at Stripe, so a client secret already handed out
+  cannot try more cards.
 """
 
 from __future__ import annotations
@@ -72,6 +87,7 @@ from django.utils import timezone
 
 from bookings.models import Booking, BookingStatus
 from bookings.services import ConfirmOutcome, booking_confirm_payment
+from bookwise import outbox
 from bookwise.errors import DomainError, InvalidInput
 from catalog.models import Slot
 from payments.models import Payment, PaymentStatus, Refund, RefundStatus
@@ -86,6 +102,8 @@ INTENT_LOCK_NAMESPACE = 0x426B5049  # "BkPI"
 _AWAITING = (PaymentStatus.CREATING, PaymentStatus.REQUIRES_PAYMENT, PaymentStatus.PROCESSING, PaymentStatus.FAILED)
 # Intent statuses that still wait for the customer's card.
 _AWAITING_PAYMENT = {"requires_payment_method", "requires_confirmation", "requires_action"}
+# Failed card attempts after which a booking's card is refused (card testing).
+MAX_FAILED_ATTEMPTS = 5
 
 
 class StripeUnavailable(Exception):
@@ -105,6 +123,16 @@ def refund_idempotency_key(booking_id: int) -> str:
 
 def _http_client() -> stripe.HTTPClient:
     return stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS)
+
+
+def configure_sdk_defaults() -> None:
+    """Give the SDK's module-level client (dj-stripe's calls: its webhook sync, its admin actions) our timeout.
+
+    Without it the SDK waits 80 s per call and retries twice on its own. Called
+    once by ``PaymentsConfig.ready()``; our own calls use :func:`stripe_client`.
+    """
+    stripe.default_http_client = _http_client()
+    stripe.max_network_retries = 0
 
 
 def stripe_client() -> stripe.StripeClient:
@@ -155,6 +183,15 @@ def _check_payable(booking: Booking, now: datetime) -> None:
         raise DomainError("not_payable", "This booking has nothing to pay.")
 
 
+def _check_attempts_left(payment: Payment | None) -> None:
+    if payment is not None and payment.failed_attempts >= MAX_FAILED_ATTEMPTS:
+        raise DomainError(
+            "too_many_attempts",
+            "Payment was refused too many times for this booking, so it can no longer be paid by card. "
+            "Book the slot again later.",
+        )
+
+
 def payment_intent_for_booking(
     *, booking_id: int, customer, client_key: str = "", now: datetime | None = None
 ) -> IntentResult:
@@ -201,6 +238,7 @@ def payment_intent_for_booking(
             raise DomainError("idempotency_key_reused", "This Idempotency-Key was already used for another booking.")
         _check_payable(booking, now)
         payment = Payment.objects.filter(booking=booking).first()
+        _check_attempts_left(payment)
         if payment is None:
             try:
                 with transaction.atomic():
@@ -339,8 +377,10 @@ def payment_confirm_card(
 
     Raises DomainError: not_found (404), not_payable (409), invalid_token (400),
     card_declined (402: the card was refused; the booking stays pending until
-    its hold runs out, another card may be tried), payment_provider_unavailable
-    (503: retrying is safe) and payment_provider_error (502).
+    its hold runs out, another card may be tried), too_many_attempts (409: the
+    card was refused MAX_FAILED_ATTEMPTS times on this booking),
+    payment_provider_unavailable (503: retrying is safe) and
+    payment_provider_error (502).
 
     402 rather than 409 for a refused card: nothing about the booking
     conflicts; the payment itself was refused, which is what 402 Payment
@@ -361,9 +401,13 @@ def payment_confirm_card(
                 client, intent_id=intent_id, token_id=token_id, key=confirm_idempotency_key(booking_id, token_id)
             )
     except stripe.CardError as exc:
-        # Stripe (and localstripe) also send payment_intent.payment_failed: the
-        # webhook records the failure on the payment; the hold runs on.
+        # Stripe (and localstripe) also send payment_intent.payment_failed for
+        # this attempt: both name the same failed charge, so it counts once.
         logger.info("booking %s: card refused: %s", booking_id, exc)
+        error = (exc.json_body or {}).get("error") or {}
+        key = _failure_key(error) or f"confirm:{confirm_idempotency_key(booking_id, token_id)}"
+        if payment_record_card_failure(payment_id=payment.pk, key=key):
+            payment_cancel_blocked_intent(payment_id=payment.pk)
         raise DomainError("card_declined", exc.user_message or "Your card was declined.", http_status=402) from exc
     except stripe.StripeError as exc:
         Payment.objects.filter(pk=payment.pk).update(last_error=_error_text(exc), updated_at=now)
@@ -445,6 +489,7 @@ class ApplyOutcome:
     FAILED = "failed"
     PROCESSING = "processing"
     CANCELED = "canceled"
+    MISMATCH = "mismatch"  # Stripe says succeeded, but not for this payment's amount, currency or mode
 
 
 def _find_payment_id(intent: Mapping[str, Any]) -> int | None:
@@ -463,14 +508,75 @@ def _find_payment_id(intent: Mapping[str, Any]) -> int | None:
     )
 
 
-def payment_apply_intent(*, intent: Mapping[str, Any], now: datetime | None = None) -> str:
-    """Apply the state of a PaymentIntent (a webhook payload, or re-read from Stripe). Idempotent.
+def payment_apply_intent_event(*, intent: Mapping[str, Any], now: datetime | None = None) -> str:
+    """A verified ``payment_intent.*`` webhook: apply the intent as Stripe shows it now, not as the payload says.
 
+    The payload only names the intent (and, for a failure, the attempt that
+    failed); the intent is re-read with our own client (STRIPE_TIMEOUT_SECONDS).
+    Raises StripeUnavailable when Stripe cannot be reached: the webhook fails
+    (503), dj-stripe keeps nothing and Stripe delivers the event again;
+    reconciliation re-reads the intent meanwhile. Runs inside dj-stripe's
+    webhook transaction but before any row lock of ours is taken.
+    """
+    now = now or timezone.now()
+    payment_id = _find_payment_id(intent)
+    if payment_id is None:
+        logger.info("ignoring PaymentIntent %s: no payment of ours", intent.get("id"))
+        return ApplyOutcome.IGNORED
+    client = stripe_client()
+    try:
+        current = client.v1.payment_intents.retrieve(str(intent["id"])).to_dict()
+        reported_failure = _confirmed_reported_failure(client, payload=intent, current=current)
+    except stripe.StripeError as exc:
+        return _stripe_read_failed(exc, payment_id=payment_id, what=f"intent {intent.get('id')}", now=now)
+    return payment_apply_intent(intent=current, now=now, reported_failure=reported_failure)
+
+
+def _confirmed_reported_failure(
+    client: stripe.StripeClient, *, payload: Mapping[str, Any], current: Mapping[str, Any]
+) -> str:
+    """The failed attempt a ``payment_failed`` payload reports, when it is not the intent's latest one.
+
+    Stripe's intent only shows its latest failure; when several attempts failed
+    before this event is processed, the earlier one is counted only if Stripe
+    confirms it: a failed charge of this very intent.
+    """
+    key = _failure_key(payload.get("last_payment_error") or {})
+    if not key.startswith("charge:") or key == _failure_key(current.get("last_payment_error") or {}):
+        return ""
+    charge = client.v1.charges.retrieve(key.removeprefix("charge:"))
+    if _intent_id_of(charge) == current.get("id") and charge.get("status") == "failed":
+        return key
+    return ""
+
+
+def _stripe_read_failed(exc: stripe.StripeError, *, payment_id: int, what: str, now: datetime) -> str:
+    """A webhook could not re-read its object: transient -> StripeUnavailable (delivered again), else noted."""
+    if is_transient(exc):
+        logger.warning("payment %s: cannot read %s from Stripe, the webhook will come again: %s", payment_id, what, exc)
+        raise StripeUnavailable(str(exc)) from exc
+    logger.error("payment %s: Stripe refused to show %s; nothing applied: %s", payment_id, what, exc)
+    Payment.objects.filter(pk=payment_id).update(last_error=_error_text(exc), updated_at=now)
+    return ApplyOutcome.UNCHANGED
+
+
+def _intent_id_of(charge: Mapping[str, Any]) -> str:
+    intent = charge.get("payment_intent") or ""
+    return str(intent.get("id", "")) if isinstance(intent, Mapping) else str(intent)  # expanded or not
+
+
+def payment_apply_intent(*, intent: Mapping[str, Any], now: datetime | None = None, reported_failure: str = "") -> str:
+    """Apply the state of a PaymentIntent as read from Stripe (webhook re-read, reconciliation). Idempotent.
+
+    Never pass a webhook payload here: :func:`payment_apply_intent_event` re-reads it first.
     ``succeeded`` confirms the booking (or refunds a payment that cannot be
-    honoured); a failure is recorded on the payment and leaves the booking
-    pending until its hold expires. Nothing ever moves backwards, so duplicate
-    and out-of-order deliveries are harmless. Runs inside the caller's
-    transaction when there is one (dj-stripe's webhook transaction).
+    honoured) when Stripe received this payment's amount in its currency and
+    mode; otherwise the mismatch is noted on the payment and nothing is
+    confirmed. A failure is recorded on the payment (and counted, see
+    MAX_FAILED_ATTEMPTS) and leaves the booking pending until its hold expires.
+    Nothing ever moves backwards, so duplicate and out-of-order deliveries are
+    harmless. Runs inside the caller's transaction when there is one
+    (dj-stripe's webhook transaction).
     """
     now = now or timezone.now()
     payment_id = _find_payment_id(intent)
@@ -486,7 +592,19 @@ def payment_apply_intent(*, intent: Mapping[str, Any], now: datetime | None = No
             Booking.objects.select_for_update(of=("self",)).only("pk").get(pk=booking_id)
         payment = Payment.objects.select_for_update().get(pk=payment_id)
         _adopt_intent(payment, intent)
+        blocked = False
+        for key in (reported_failure, _failure_key(intent.get("last_payment_error") or {})):
+            blocked = _count_failure(payment, key) or blocked
+        if blocked:
+            transaction.on_commit(lambda: payment_cancel_blocked_intent(payment_id=payment_id))
         if status == "succeeded":
+            mismatch = _paid_intent_mismatch(payment, intent)
+            if mismatch:
+                logger.error("payment %s: %s; nothing confirmed", payment.pk, mismatch)
+                if payment.last_error != mismatch:
+                    payment.last_error = mismatch
+                    payment.save(update_fields=["last_error", "updated_at"])
+                return ApplyOutcome.MISMATCH
             return _apply_succeeded(payment, now)
         if status == "canceled":
             return _move(payment, PaymentStatus.CANCELED, allowed_from=_AWAITING)
@@ -497,6 +615,95 @@ def payment_apply_intent(*, intent: Mapping[str, Any], now: datetime | None = No
             message = (error.get("message") or error.get("code") or "The payment failed.")[:2000]
             return _move(payment, PaymentStatus.FAILED, allowed_from=_AWAITING, last_error=message)
         return ApplyOutcome.UNCHANGED
+
+
+def _paid_intent_mismatch(payment: Payment, intent: Mapping[str, Any]) -> str:
+    """Why a succeeded intent does not pay this payment ("" when it does): amount received, currency, mode."""
+    problems = []
+    received = _amount_received(intent)
+    if received != payment.amount:
+        problems.append(f"amount_received {received}, expected {payment.amount}")
+    currency = str(intent.get("currency") or "").lower()
+    if currency != payment.currency.lower():
+        problems.append(f"currency {currency or '?'}, expected {payment.currency.lower()}")
+    if bool(intent.get("livemode")) != settings.STRIPE_LIVE_MODE:
+        problems.append(f"livemode {bool(intent.get('livemode'))}, expected {settings.STRIPE_LIVE_MODE}")
+    if not problems:
+        return ""
+    return f"Stripe's succeeded intent {intent.get('id')} does not pay this booking: {'; '.join(problems)}."
+
+
+def _amount_received(intent: Mapping[str, Any]) -> int:
+    if intent.get("amount_received") is not None:
+        return int(intent["amount_received"])
+    if _talks_to_localstripe():
+        # localstripe's intents have no amount_received (Stripe's always do):
+        # there, what was received is the intent's succeeded, captured charge.
+        charge = intent.get("latest_charge")
+        if isinstance(charge, Mapping) and charge.get("status") == "succeeded" and charge.get("captured"):
+            return int(charge.get("amount") or 0)
+    return 0
+
+
+# --- Counting failed card attempts (card testing) -------------------------------------------
+
+
+def _failure_key(error: Mapping[str, Any]) -> str:
+    """One failed card attempt as Stripe names it: its failed charge, else the refused payment method and code."""
+    charge = error.get("charge")
+    charge_id = charge.get("id") if isinstance(charge, Mapping) else charge
+    if charge_id:
+        return f"charge:{charge_id}"[:255]
+    method = error.get("payment_method")
+    method_id = method.get("id") if isinstance(method, Mapping) else method
+    if method_id:
+        return f"pm:{method_id}:{error.get('code') or ''}"[:255]
+    return ""
+
+
+def _count_failure(payment: Payment, key: str) -> bool:
+    """Count a failed attempt once. Caller holds the payment row lock. True when this one used up the attempts."""
+    if not key or key in payment.failure_keys:
+        return False
+    payment.failure_keys = [*payment.failure_keys, key]
+    payment.failed_attempts = min(len(payment.failure_keys), 32767)
+    payment.save(update_fields=["failure_keys", "failed_attempts", "updated_at"])
+    if payment.failed_attempts >= MAX_FAILED_ATTEMPTS:
+        logger.warning("payment %s: %s failed card attempts, card refused", payment.pk, payment.failed_attempts)
+        return True
+    return False
+
+
+def payment_record_card_failure(*, payment_id: int, key: str) -> bool:
+    """Count a card refused while confirming (``payment_confirm_card``). True when the attempts are used up."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        return _count_failure(payment, key)
+
+
+def payment_cancel_blocked_intent(*, payment_id: int) -> None:
+    """Cancel at Stripe the intent of a payment whose card attempts are used up. Best effort, holds no lock.
+
+    So that a client secret already handed out (``payments/create``) cannot be
+    used to try more cards with Stripe.js. A failure is only logged:
+    reconciliation (``payment_sync_from_stripe``) tries again.
+    """
+    payment = Payment.objects.filter(pk=payment_id).first()
+    if (
+        payment is None
+        or payment.failed_attempts < MAX_FAILED_ATTEMPTS
+        or not payment.stripe_payment_intent_id
+        or payment.status not in _AWAITING
+    ):
+        return
+    try:
+        intent = stripe_client().v1.payment_intents.cancel(
+            payment.stripe_payment_intent_id, options={"idempotency_key": f"booking-{payment.booking_id}-cancel"}
+        )
+    except stripe.StripeError as exc:
+        logger.warning("payment %s: could not cancel the intent after too many failed attempts: %s", payment_id, exc)
+        return
+    payment_apply_intent(intent=intent.to_dict())
 
 
 def _adopt_intent(payment: Payment, intent: Mapping[str, Any]) -> None:
@@ -550,10 +757,31 @@ def _apply_succeeded(payment: Payment, now: datetime) -> str:
     return outcome.value
 
 
+def payment_apply_charge_event(*, charge: Mapping[str, Any], now: datetime | None = None) -> str:
+    """A verified ``charge.refunded`` webhook: re-read the charge and its refunds from Stripe and record that.
+
+    The payload only names the charge. Raises StripeUnavailable when Stripe
+    cannot be reached (the webhook answers 503 and comes again).
+    """
+    now = now or timezone.now()
+    intent_id = _intent_id_of(charge)
+    payment_id = Payment.objects.filter(stripe_payment_intent_id=intent_id or "-").values_list("pk", flat=True).first()
+    if payment_id is None:
+        logger.info("ignoring charge %s: no payment of ours", charge.get("id"))
+        return ApplyOutcome.IGNORED
+    try:
+        current = stripe_client().v1.charges.retrieve(str(charge["id"]), params={"expand": ["refunds"]}).to_dict()
+    except stripe.StripeError as exc:
+        return _stripe_read_failed(exc, payment_id=payment_id, what=f"charge {charge.get('id')}", now=now)
+    if _intent_id_of(current) != intent_id or bool(current.get("livemode")) != settings.STRIPE_LIVE_MODE:
+        logger.error("payment %s: charge %s at Stripe is not this payment's; nothing applied", payment_id, charge["id"])
+        return ApplyOutcome.IGNORED
+    return payment_apply_charge_refunded(charge=current)
+
+
 def payment_apply_charge_refunded(*, charge: Mapping[str, Any]) -> str:
-    """Record a ``charge.refunded`` event: our refunds succeeded, or someone refunded in Stripe's dashboard."""
-    intent = charge.get("payment_intent") or ""
-    intent_id = intent.get("id", "") if isinstance(intent, Mapping) else str(intent)  # expanded or not
+    """Record a charge as read from Stripe: our refunds succeeded, or someone refunded in Stripe's dashboard."""
+    intent_id = _intent_id_of(charge)
     payment_id = Payment.objects.filter(stripe_payment_intent_id=intent_id or "-").values_list("pk", flat=True).first()
     if payment_id is None:
         logger.info("ignoring charge %s: no payment of ours", charge.get("id"))
@@ -612,9 +840,12 @@ def payment_sync_from_stripe(*, payment_id: int, now: datetime | None = None) ->
         logger.error("payment %s: cannot read intent %s from Stripe: %s", payment_id, intent_id, exc)
         return ApplyOutcome.UNCHANGED
     outcome = payment_apply_intent(intent=intent.to_dict(), now=now)
-    if outcome == ApplyOutcome.UNCHANGED:
+    if outcome in (ApplyOutcome.UNCHANGED, ApplyOutcome.MISMATCH):
         # Mark it checked, so the next sweep looks at the others first.
         Payment.objects.filter(pk=payment_id).update(updated_at=now)
+    if intent.status in _AWAITING_PAYMENT:
+        # The card attempts may be used up while the cancel after the last one failed.
+        payment_cancel_blocked_intent(payment_id=payment_id)
     return outcome
 
 
@@ -638,7 +869,7 @@ def _refund_record(*, payment: Payment, reason: str) -> Refund:
     if created:
         from payments import tasks
 
-        transaction.on_commit(lambda: tasks.process_refund.delay(refund.pk))
+        outbox.enqueue(tasks.process_refund.name, refund.pk)  # sent after commit, even if the broker is down then
     return refund
 
 
@@ -733,7 +964,7 @@ def refund_retry(*, refund_id: int) -> Refund:
         if refund.status == RefundStatus.PENDING:
             from payments import tasks
 
-            transaction.on_commit(lambda: tasks.process_refund.delay(refund.pk))
+            outbox.enqueue(tasks.process_refund.name, refund.pk)
     return refund
 
 

@@ -9,9 +9,12 @@ final failure is written where an admin sees it (``Refund.status = failed`` +
 ``last_error``, or ``Payment.last_error``) and the task ends there.
 
 Every countdown is below ``CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]``
-(4 h; the longest is ``retry_backoff_max`` = 15 min), so Redis never hands a
-waiting task to a second worker. ``acks_late`` is on because every task here is
+(``CELERY_VISIBILITY_TIMEOUT``, 1 h; the longest is ``retry_backoff_max`` =
+15 min), so Redis never hands a waiting task to a second worker.
+``acks_late`` and ``reject_on_worker_lost`` are on because every task here is
 idempotent: a task redelivered after a worker crash finds its work done.
+Refunds are queued through the transactional outbox (bookwise.outbox), so a
+broker outage at cancel time delays them and never loses them.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from bookwise.celery import RELIABLE_TASK_OPTIONS
 from payments import selectors, services
 
 logger = logging.getLogger(__name__)
@@ -41,7 +45,7 @@ def _final_attempt(task) -> bool:
     return task.request.retries >= task.max_retries
 
 
-@shared_task(bind=True, acks_late=True, **RETRY_OPTIONS)
+@shared_task(bind=True, **RELIABLE_TASK_OPTIONS, **RETRY_OPTIONS)
 def process_refund(self, refund_id: int) -> str:
     """Send a recorded refund to Stripe (idempotency key ``booking-<id>-refund``)."""
     try:
@@ -56,7 +60,7 @@ def process_refund(self, refund_id: int) -> str:
     return refund.status if refund is not None else "missing"
 
 
-@shared_task(bind=True, acks_late=True, **RETRY_OPTIONS)
+@shared_task(bind=True, **RELIABLE_TASK_OPTIONS, **RETRY_OPTIONS)
 def sync_payment_intent(self, payment_id: int) -> str:
     """Re-read one payment's PaymentIntent from Stripe and apply it (reconciliation)."""
     try:
@@ -69,7 +73,7 @@ def sync_payment_intent(self, payment_id: int) -> str:
         return "failed"
 
 
-@shared_task(acks_late=True)
+@shared_task(**RELIABLE_TASK_OPTIONS)
 def reconcile_pending_payments() -> int:
     """Periodic (beat): re-read the intents of bookings still waiting for payment or ended recently.
 

@@ -1,18 +1,36 @@
-"""dj-stripe receivers: thin adapters from verified Stripe events to payments.services.
+"""dj-stripe receivers and webhook view: thin adapters from verified Stripe events to payments.services.
 
 dj-stripe's view (``/stripe/webhook/<djstripe_uuid>/``) has already checked the
 signature and the timestamp, stored the event once per id and synced its own
 copy of the object when these run, inside its transaction. Each receiver
-passes the object from the event payload to one idempotent service; a
-duplicate or late event changes nothing (see payments.services).
-Imported by ``PaymentsConfig.ready()``.
+hands the event's object to one idempotent service, which uses the payload
+only to know *which* intent or charge the event is about: it re-reads that
+object from Stripe with our own client and applies Stripe's state (see
+payments.services). A duplicate or late event changes nothing.
+
+When Stripe cannot be reached while an event is applied (our re-read, or
+dj-stripe's own sync), :class:`WebhookView` answers 503 instead of a 500: dj-stripe
+has rolled the event back, and Stripe delivers it again later (it retries
+any non-2xx answer for days); ``payments.tasks.reconcile_pending_payments``
+re-reads open intents meanwhile. Imported by ``PaymentsConfig.ready()``; the
+view is routed in bookwise/urls.py ahead of dj-stripe's own.
 """
 
 from __future__ import annotations
 
+import logging
+
+import stripe
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from djstripe.event_handlers import djstripe_receiver
+from djstripe.views import ProcessWebhookView
 
 from payments import services
+
+logger = logging.getLogger(__name__)
+
+# Seconds Stripe is told to wait; it keeps its own (longer) retry schedule anyway.
+RETRY_AFTER_SECONDS = 60
 
 
 @djstripe_receiver(
@@ -24,9 +42,33 @@ from payments import services
     ]
 )
 def on_payment_intent_event(sender, event, **kwargs) -> None:
-    services.payment_apply_intent(intent=event.data["object"])
+    services.payment_apply_intent_event(intent=event.data["object"])
 
 
 @djstripe_receiver("charge.refunded")
 def on_charge_refunded(sender, event, **kwargs) -> None:
-    services.payment_apply_charge_refunded(charge=event.data["object"])
+    services.payment_apply_charge_event(charge=event.data["object"])
+
+
+class WebhookView(ProcessWebhookView):
+    """dj-stripe's webhook view, answering 503 (Stripe delivers again) when Stripe itself is unreachable."""
+
+    def post(self, request: HttpRequest, uuid) -> HttpResponse:
+        try:
+            return super().post(request, uuid)
+        except services.StripeUnavailable as exc:
+            error: Exception = exc
+        except stripe.StripeError as exc:  # dj-stripe's own sync of the object
+            if not services.is_transient(exc):
+                raise
+            error = exc
+        logger.warning("webhook not applied, Stripe is unreachable; Stripe will deliver it again: %s", error)
+        response = JsonResponse(
+            {
+                "detail": "The payment provider cannot be reached right now; deliver this event again later.",
+                "code": "payment_provider_unavailable",
+            },
+            status=503,
+        )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response

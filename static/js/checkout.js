@@ -1,6 +1,12 @@
 // Checkout: the hold countdown, card payment with Stripe.js, then wait for the
 // webhook to confirm the booking (polling the booking's status endpoint).
 //
+// The outcome shown is the real one: a paid hold that ran out (status
+// "expired") is still confirmed by its late payment when the places are free,
+// and refunded otherwise, so the page keeps polling until the booking is
+// confirmed, a refund is recorded (`refund`) or the payment was cancelled
+// (`payment`), and only says "refunded" when a refund exists.
+//
 // Paying: Stripe.js turns the card into a token (createToken), the page posts
 // it to the booking's pay endpoint, and the server attaches it to the booking's
 // PaymentIntent and confirms it (payments.services.payment_confirm_card). The
@@ -61,6 +67,7 @@
   if (!holdExpired) payButton.disabled = false;
 
   function showOutcome(title, text) {
+    window.clearInterval(timer);
     var done = document.getElementById("payment-done");
     setText(document.getElementById("payment-done-heading"), title);
     setText(document.getElementById("payment-done-text"), text);
@@ -82,17 +89,28 @@
         return response.json();
       })
       .then(function (data) {
-        if (data.status === "confirmed") {
-          window.clearInterval(timer);
+        if (CONFIRMED[data.status]) {
           showOutcome("Booking confirmed", "Your payment went through and your booking is confirmed. A confirmation email is on its way.");
-        } else if (data.status === "cancelled" || data.status === "expired") {
+        } else if (data.refund === "succeeded") {
           showOutcome(
             "Booking not confirmed",
-            "Your booking is " + data.status + ". If your card was charged, the amount is refunded automatically."
+            "Your booking is " + data.status + ", so your payment was refunded to your card. It can take a few days to show on your statement."
           );
+        } else if (data.refund) {
+          showOutcome(
+            "Booking not confirmed",
+            "Your booking is " + data.status + ", so your payment is being refunded to your card. It can take a few days to show on your statement."
+          );
+        } else if (data.payment === "canceled") {
+          showOutcome("Payment not completed", "Your payment was cancelled and nothing was charged. Your booking is " + data.status + ".");
         } else if (Date.now() - startedAt > POLL_GIVE_UP_MS) {
           setText(statusBox, "Your payment is still being confirmed. You will get an email; you can also check My bookings.");
         } else {
+          // Not settled yet: the webhook has not arrived. A hold that ran out
+          // meanwhile is still confirmed by this payment if the places are free.
+          if (data.status === "expired") {
+            setText(statusBox, "Your hold ran out while your payment was being confirmed. Checking whether your places are still free…");
+          }
           window.setTimeout(function () { pollStatus(startedAt); }, POLL_INTERVAL_MS);
         }
       })
@@ -105,6 +123,7 @@
   }
 
   var PAID_OR_PAYING = { succeeded: true, processing: true, requires_capture: true };
+  var CONFIRMED = { confirmed: true, attended: true, no_show: true };
 
   function fail(message) {
     setText(statusBox, "");
@@ -169,7 +188,7 @@
     var data = answer.data || {};
     if (!answer.ok) {
       fail(data.detail || "Your card could not be charged. Check the details or use another card.");
-      if (data.code === "not_payable") payButton.disabled = true;
+      if (data.code === "not_payable" || data.code === "too_many_attempts") payButton.disabled = true;
       return;
     }
     if (data.requires_action) {
