@@ -11,14 +11,13 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
-from rest_framework.throttling import ScopedRateThrottle
 
-from accounts.permissions import user_is_platform_admin
 from bookings import selectors, services
 from bookings.models import Booking, BookingStatus
+from bookings.throttles import JoinThrottle
 from bookwise.pagination import DefaultPagination, NewestFirstCursorPagination
 from catalog import selectors as catalog_selectors
+from merchants.permissions import user_manages
 
 ERROR = inline_serializer("BookingError", {"detail": serializers.CharField(), "code": serializers.CharField()})
 
@@ -71,21 +70,13 @@ class AttendanceSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[BookingStatus.ATTENDED, BookingStatus.NO_SHOW])
 
 
-class JoinThrottle(ScopedRateThrottle):
-    """Joins per user (THROTTLE_JOIN). The rate is read per request, not at import, so overrides apply."""
-
-    def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
-
-
 class SlotJoinView(GenericAPIView):
     """POST /slots/{id}/join/: hold seats for the caller's party."""
 
     permission_classes = [IsAuthenticated]
     serializer_class = JoinSerializer
-    # A scope alone does nothing: no default throttle classes are configured.
+    # No default throttle classes are configured: the join bucket is set here (shared with the portal).
     throttle_classes = [JoinThrottle]
-    throttle_scope = "join"
 
     @extend_schema(
         request=JoinSerializer,
@@ -117,7 +108,7 @@ class SlotParticipantsView(GenericAPIView):
     @extend_schema(responses={200: ParticipantSerializer(many=True), 403: None, 404: None})
     def get(self, request: Request, slot_id: int) -> Response:
         slot = get_object_or_404(catalog_selectors.slot_visible_to(user=request.user), pk=slot_id)
-        if not (user_is_platform_admin(request.user) or slot.theme.merchant.owner_id == request.user.pk):
+        if not user_manages(request.user, slot.theme.merchant):
             raise PermissionDenied("Only the slot's merchant may see its participants.")
         page = self.paginate_queryset(selectors.slot_participants(slot_id=slot.pk))
         return self.get_paginated_response(ParticipantSerializer(page, many=True).data)
@@ -149,7 +140,7 @@ class BookingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk=None) -> Response:
         booking = self.get_object()
-        booking = services.booking_cancel(booking_id=booking.pk, by=request.user)
+        booking = services.booking_cancel(booking_id=booking.pk, by=request.user).booking
         booking = selectors.booking_visible_to(user=request.user).get(pk=booking.pk)
         return Response(BookingOutSerializer(booking).data)
 
@@ -170,7 +161,7 @@ class AttendanceView(GenericAPIView):
         # Scope first (a booking the caller cannot see is a 404), then the role: the
         # booking's own customer sees it but may not mark it (403, like participants).
         booking = get_object_or_404(selectors.booking_visible_to(user=request.user), pk=data.validated_data["booking"])
-        if not (user_is_platform_admin(request.user) or booking.slot.theme.merchant.owner_id == request.user.pk):
+        if not user_manages(request.user, booking.slot.theme.merchant):
             raise PermissionDenied("Only the slot's merchant may mark attendance.")
         booking = services.booking_mark_attendance(
             booking_id=booking.pk, status=data.validated_data["status"], by=request.user

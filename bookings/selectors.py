@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.permissions import user_is_platform_admin
 from bookings.models import SETTLED_HOLDING_STATUSES, Booking, BookingStatus
+from merchants.permissions import managed_by_owner_q
 
 
 def holding_q(now: datetime, prefix: str = "") -> Q:
@@ -63,11 +64,11 @@ def booking_list_for(*, user) -> QuerySet[Booking]:
 
 
 def booking_visible_to(*, user) -> QuerySet[Booking]:
-    """Bookings a user may open: their own, those on their merchant's slots, or all for admins."""
+    """Bookings a user may open: their own, those on their approved merchant's slots, or all for admins."""
     qs = Booking.objects.select_related("slot", "slot__theme", "slot__theme__merchant", "customer")
     if user_is_platform_admin(user):
         return qs
-    return qs.filter(Q(customer=user) | Q(slot__theme__merchant__owner=user))
+    return qs.filter(Q(customer=user) | managed_by_owner_q(user, merchant_path="slot__theme__merchant"))
 
 
 def slot_participants(*, slot_id: int, now: datetime | None = None) -> QuerySet[Booking]:
@@ -82,4 +83,12 @@ def customer_unpaid_hold_count(*, customer_id: int, now: datetime | None = None)
     now = now or timezone.now()
     return Booking.objects.filter(
         customer_id=customer_id, status=BookingStatus.PENDING_PAYMENT, expires_at__gt=now
+    ).count()
+
+
+def customer_free_upcoming_count(*, customer_id: int, now: datetime | None = None) -> int:
+    """Free bookings the customer holds on slots that have not started (the BOOKING_MAX_FREE_HOLDS cap)."""
+    now = now or timezone.now()
+    return Booking.objects.filter(
+        customer_id=customer_id, status=BookingStatus.CONFIRMED, amount=0, slot__starts_at__gt=now
     ).count()

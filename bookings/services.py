@@ -17,12 +17,13 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.permissions import user_is_platform_admin
 from bookings.models import SEAT_HOLDING_STATUSES, Booking, BookingStatus, BookingStatusChange
-from bookings.selectors import customer_unpaid_hold_count, seats_taken
+from bookings.selectors import customer_free_upcoming_count, customer_unpaid_hold_count, seats_taken
+from bookwise import outbox
 from bookwise.errors import DomainError, InvalidInput
 from catalog.models import Slot, SlotStatus
 from merchants.models import MerchantStatus
+from merchants.permissions import user_manages
 
 # Every legal move. Anything else is refused by `_transition`.
 ALLOWED_TRANSITIONS: dict[str, set[str]] = {
@@ -114,12 +115,24 @@ def booking_join(*, slot_id: int, customer, party_size: int = 1, now: datetime |
                 raise DomainError("already_booked", "You already have a booking on this slot.")
 
         is_free = theme.price == 0
+        # Both caps are counted under the customer row lock taken above, so parallel
+        # joins of one customer (API, portal, several slots) cannot pass them together.
         if not is_free and customer_unpaid_hold_count(customer_id=customer.pk, now=now) >= (
             settings.BOOKING_MAX_UNPAID_HOLDS
         ):
             raise DomainError(
                 "too_many_holds",
                 f"You already hold {settings.BOOKING_MAX_UNPAID_HOLDS} unpaid bookings: pay or cancel one first.",
+            )
+        # Free seats cost nothing to hoard: bound the free bookings held on slots still to come.
+        if is_free and customer_free_upcoming_count(customer_id=customer.pk, now=now) >= (
+            settings.BOOKING_MAX_FREE_HOLDS
+        ):
+            cap = settings.BOOKING_MAX_FREE_HOLDS
+            raise DomainError(
+                "too_many_holds",
+                f"You already hold {cap} free booking{'' if cap == 1 else 's'} on upcoming slots: "
+                "cancel one you will not use first.",
             )
 
         left = slot.capacity - seats_taken(slot_id=slot.pk, now=now)
@@ -144,16 +157,14 @@ def booking_join(*, slot_id: int, customer, party_size: int = 1, now: datetime |
         BookingStatusChange.objects.create(
             booking=booking, from_status="", to_status=booking.status, changed_by=customer, reason="joined"
         )
-    if is_free:
-        _notify_on_commit("booking_confirmed", booking.pk)
+        if is_free:
+            _notify_on_commit("booking_confirmed", booking.pk)
     return booking
 
 
 def _acts_for_merchant(booking: Booking, by) -> bool:
-    """`by` cancels as the slot's merchant or an admin (merchant rules), not as the customer."""
-    return by is not None and (
-        user_is_platform_admin(by) or booking.slot.theme.merchant.owner_id == getattr(by, "pk", None)
-    )
+    """`by` cancels as the slot's (approved) merchant or an admin (merchant rules), not as the customer."""
+    return by is not None and user_manages(by, booking.slot.theme.merchant)
 
 
 def _customer_refund_deadline(booking: Booking) -> datetime:
@@ -211,13 +222,22 @@ def booking_cancel_terms(*, booking: Booking, by, now: datetime | None = None) -
     return CancelTerms(allowed=True)
 
 
-def booking_cancel(*, booking_id: int, by, reason: str = "", now: datetime | None = None) -> Booking:
+@dataclass(frozen=True)
+class CancelResult:
+    """What a cancel did, decided under the booking row lock: say this, not the terms shown beforehand."""
+
+    booking: Booking
+    refund_amount: int = 0  # minor units of the refund recorded for this booking; 0 when nothing was paid
+
+
+def booking_cancel(*, booking_id: int, by, reason: str = "", now: datetime | None = None) -> CancelResult:
     """Cancel a booking and free its seats; a paid booking is refunded in full.
 
     The rule is `booking_cancel_terms`, applied under the booking row lock.
     Caller has already checked that `by` may see the booking.
     """
     now = now or timezone.now()
+    refund = None
     with transaction.atomic():
         booking = (
             Booking.objects.select_for_update(of=("self",))
@@ -236,11 +256,11 @@ def booking_cancel(*, booking_id: int, by, reason: str = "", now: datetime | Non
             # lands (booking_confirm_payment answers MUST_REFUND for a cancelled booking).
             from payments.services import payment_refund_for_booking
 
-            payment_refund_for_booking(
+            refund = payment_refund_for_booking(
                 booking_id=booking.pk, reason="merchant_cancel" if merchant_side else "customer_cancel"
             )
-    _notify_on_commit("booking_cancelled", booking.pk)
-    return booking
+        _notify_on_commit("booking_cancelled", booking.pk)
+    return CancelResult(booking=booking, refund_amount=refund.amount if refund is not None else 0)
 
 
 class ConfirmOutcome(enum.StrEnum):
@@ -283,7 +303,7 @@ def booking_confirm_payment(*, booking_id: int, now: datetime | None = None) -> 
             except IntegrityError:
                 # The customer booked the slot again meanwhile: this payment is surplus.
                 return ConfirmOutcome.MUST_REFUND
-    _notify_on_commit("booking_confirmed", booking_id)
+        _notify_on_commit("booking_confirmed", booking_id)
     return ConfirmOutcome.CONFIRMED
 
 
@@ -339,8 +359,11 @@ def booking_mark_attendance(*, booking_id: int, status: str, by, now: datetime |
 
 
 def _notify_on_commit(event: str, booking_id: int) -> None:
-    """Hook for notifications (emails) after commit; tasks take ids."""
+    """Queue the email task in the caller's transaction (bookwise.outbox); it is sent after commit.
+
+    Caller is inside the transaction that made the change the email reports.
+    """
     from bookings import tasks
 
     task = {"booking_confirmed": tasks.send_booking_confirmed, "booking_cancelled": tasks.send_booking_cancelled}[event]
-    transaction.on_commit(lambda: task.delay(booking_id))
+    outbox.enqueue(task.name, booking_id)

@@ -7,12 +7,13 @@ import logging
 from celery import shared_task
 
 from bookings import notifications, services
+from bookwise.celery import RELIABLE_TASK_OPTIONS
 from bookwise.emails import EMAIL_TASK_OPTIONS
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True)
+@shared_task(**RELIABLE_TASK_OPTIONS)
 def expire_due_bookings() -> int:
     """Periodic (beat): release holds whose time ran out. Idempotent and safe to run concurrently."""
     count = services.bookings_expire_due()

@@ -25,9 +25,10 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from bookings import selectors, services
 from bookings.models import Booking, BookingStatus
 from bookwise.errors import DomainError
-from bookwise.templatetags.portal import money
-from payments.selectors import refund_status_by_booking
+from bookwise.money import format_money
+from payments.selectors import payment_state_for_booking, refund_status_by_booking
 from payments.services import payment_confirm_card, payment_intent_for_booking
+from payments.throttles import pay_attempt_wait
 from reviews.selectors import review_editable_by
 
 BOOKINGS_SHOWN = 50
@@ -146,9 +147,17 @@ def _nothing_to_pay_message(booking: Booking, status: str) -> str:
 @login_required
 @require_safe
 def booking_status(request: HttpRequest, pk: int) -> JsonResponse:
-    """What the checkout page polls while the webhook confirms the payment."""
+    """What the checkout page polls while the webhook confirms the payment.
+
+    `payment` and `refund` are the payment's and its refund's statuses ("" for
+    none): a paid hold that shows as expired may still be confirmed by its late
+    payment, so the page waits for one of those to settle the outcome.
+    """
     booking = get_object_or_404(_own_bookings(request), pk=pk)
-    return JsonResponse({"id": booking.pk, "status": selectors.booking_effective_status(booking)})
+    payment, refund = payment_state_for_booking(booking_id=booking.pk)
+    return JsonResponse(
+        {"id": booking.pk, "status": selectors.booking_effective_status(booking), "payment": payment, "refund": refund}
+    )
 
 
 @never_cache
@@ -160,8 +169,16 @@ def booking_pay(request: HttpRequest, pk: int) -> JsonResponse:
     POST `token=tok_...` (CSRF-protected, session). Answers 200
     `{status, client_secret, requires_action}`; a refusal answers
     `{detail, code}` with the service's status: 400 invalid_token, 402
-    card_declined, 409 not_payable, 502/503 when Stripe fails.
+    card_declined, 409 not_payable or too_many_attempts, 429 throttled (per
+    user and per IP, the API's THROTTLE_PAY buckets), 502/503 when Stripe fails.
     """
+    wait = pay_attempt_wait(request)
+    if wait:
+        response = JsonResponse(
+            {"detail": f"Too many payment attempts. Try again in {wait} seconds.", "code": "throttled"}, status=429
+        )
+        response["Retry-After"] = str(wait)
+        return response
     booking = get_object_or_404(_own_bookings(request), pk=pk)
     try:
         state = payment_confirm_card(
@@ -180,17 +197,13 @@ def booking_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     """A confirmation page saying whether a refund applies; POST cancels through `booking_cancel`."""
     booking = get_object_or_404(_own_bookings(request), pk=pk)
     if request.method == "POST":
-        terms = services.booking_cancel_terms(booking=booking, by=request.user)
         try:
-            services.booking_cancel(booking_id=booking.pk, by=request.user)
+            result = services.booking_cancel(booking_id=booking.pk, by=request.user)
         except DomainError as exc:
             messages.error(request, exc.message)
             booking = get_object_or_404(_own_bookings(request), pk=pk)
         else:
-            done = f"Booking #{booking.pk} for {booking.slot.theme.title} is cancelled."
-            if terms.refund:
-                done += f" A full refund of {money(booking.amount, booking.currency)} is on its way to your card."
-            messages.success(request, done)
+            messages.success(request, _cancelled_message(result))
             return redirect("portal:my-bookings")
     now = timezone.now()
     return render(
@@ -204,3 +217,18 @@ def booking_cancel(request: HttpRequest, pk: int) -> HttpResponse:
             "terms": services.booking_cancel_terms(booking=booking, by=request.user, now=now),
         },
     )
+
+
+def _cancelled_message(result: services.CancelResult) -> str:
+    """What the cancel did under its lock (a payment may have landed since the page was shown)."""
+    booking = result.booking
+    done = f"Booking #{booking.pk} for {booking.slot.theme.title} is cancelled."
+    if result.refund_amount:
+        refund = format_money(result.refund_amount, booking.currency)
+        return f"{done} A full refund of {refund} is on its way to your card."
+    if booking.amount:
+        return (
+            f"{done} No payment had gone through, so nothing was charged "
+            "(a payment still in progress is refunded automatically)."
+        )
+    return done

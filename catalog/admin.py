@@ -5,12 +5,13 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from bookwise.admin_tools import EstimatedCountPaginator, parse_id
+from bookwise.money import format_money
 from catalog.models import Slot, Theme
 
 
 @admin.register(Theme)
 class ThemeAdmin(admin.ModelAdmin):
-    list_display = ("title", "merchant", "price", "currency", "is_active", "rating_avg", "review_count")
+    list_display = ("title", "merchant", "price_per_person", "is_active", "rating_avg", "review_count")
     list_filter = ("is_active", "currency")
     search_fields = ("title", "merchant__name")
     list_select_related = ("merchant",)
@@ -19,6 +20,10 @@ class ThemeAdmin(admin.ModelAdmin):
     readonly_fields = ("rating_avg", "review_count", "created_at", "updated_at")
     show_full_result_count = False
     paginator = EstimatedCountPaginator
+
+    @admin.display(description="Price per person", ordering="price")
+    def price_per_person(self, theme: Theme) -> str:
+        return format_money(theme.price, theme.currency)
 
 
 @admin.register(Slot)

@@ -18,13 +18,14 @@ from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.permissions import user_approved_merchant, user_is_platform_admin
+from bookwise import money
 from bookwise.fields import AwareDateTimeField, parse_aware_query_param
 from bookwise.pagination import NoCountPagination
 from catalog import selectors, services
 from catalog.models import Slot, Theme
+from merchants.permissions import user_approved_merchant, user_manages
 
-MAX_PRICE = 100_000_000
+MAX_PRICE = services.MAX_PRICE
 MAX_CAPACITY = 10_000
 ERROR = inline_serializer("Error", {"detail": serializers.CharField(), "code": serializers.CharField()})
 
@@ -56,12 +57,32 @@ class ThemeOutSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class CurrencyField(serializers.CharField):
+    """One of bookwise.money's supported currencies, any case in, lowercase out."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("max_length", 10)
+        kwargs.setdefault("help_text", f"ISO 4217 code, one of: {', '.join(money.SUPPORTED_CURRENCIES)}.")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data) -> str:
+        value = super().to_internal_value(data)
+        try:
+            return money.normalize_currency(value)
+        except money.UnsupportedCurrency as exc:
+            raise serializers.ValidationError(str(exc), code="unsupported_currency") from None
+
+
 class ThemeInSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(allow_blank=True, required=False, max_length=10_000)
     duration_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60)
-    price = serializers.IntegerField(min_value=0, max_value=MAX_PRICE)
-    currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False, default="usd")
+    price = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_PRICE,
+        help_text="Per person, in the currency's minor unit: cents (2950 = 29.50 EUR), yen for JPY (5000 = ¥5,000).",
+    )
+    currency = CurrencyField(required=False, default=money.DEFAULT_CURRENCY)
     min_party = serializers.IntegerField(min_value=1, max_value=1000, required=False, default=1)
     max_party = serializers.IntegerField(min_value=1, max_value=1000, required=False, default=6)
     cancellation_cutoff_hours = serializers.IntegerField(min_value=0, max_value=24 * 30, required=False, default=24)
@@ -98,11 +119,7 @@ class SlotBulkSerializer(serializers.Serializer):
     )
     times = serializers.ListField(child=serializers.TimeField(input_formats=["%H:%M"]), min_length=1, max_length=48)
     capacity = serializers.IntegerField(min_value=0, max_value=MAX_CAPACITY)
-
-    def validate(self, attrs):
-        if (attrs["end_date"] - attrs["start_date"]).days > 366:
-            raise serializers.ValidationError({"end_date": ["A schedule may span at most one year."]})
-        return attrs
+    # The span (at most a year) and the two-year horizon are slot_schedule_plan's rules: 400 on end_date.
 
 
 BULK_RESULT = inline_serializer(
@@ -122,7 +139,7 @@ class ThemeListParams(serializers.Serializer):
 
 
 def _ensure_owner(user, theme: Theme) -> None:
-    if not (user_is_platform_admin(user) or theme.merchant.owner_id == user.pk):
+    if not user_manages(user, theme.merchant):
         raise PermissionDenied("Only the theme's merchant may do this.")
 
 

@@ -10,7 +10,7 @@ from django import forms
 from catalog import selectors
 from catalog.models import Theme
 
-MAX_PRICE_MAJOR = Decimal("1000000")  # the API's MAX_PRICE (100,000,000 minor units) in major units
+MAX_PRICE_MAJOR = Decimal("100000000")  # MAX_PRICE in a currency without decimals (JPY); less in any other
 MAX_PARTY_INPUT = 1000
 
 ORDERING_CHOICES = [
@@ -22,7 +22,11 @@ ORDERING_CHOICES = [
 
 
 class CatalogFilterForm(forms.Form):
-    """The catalog's search box and filters (GET). Prices are typed in major units (dollars)."""
+    """The catalog's search box and filters (GET).
+
+    Prices are typed in major units and compared in each theme's own currency:
+    "at most 30" keeps a $25.00 theme and a ¥20 one, not a ¥3,000 one.
+    """
 
     q = forms.CharField(label="Search", required=False, max_length=200)
     city = forms.CharField(label="City", required=False, max_length=100)
@@ -59,18 +63,12 @@ class CatalogFilterForm(forms.Form):
         return selectors.ThemeFilters(
             search=data.get("q") or None,
             city=data.get("city") or None,
-            min_price=_to_minor(data.get("min_price")),
-            max_price=_to_minor(data.get("max_price")),
+            min_price_major=data.get("min_price"),
+            max_price_major=data.get("max_price"),
             available_from=start,
             available_to=start + timedelta(days=1) if start else None,
             ordering=data.get("ordering") or None,
         )
-
-
-def _to_minor(amount: Decimal | None) -> int | None:
-    # Theme prices are stored in minor units (cents); the catalog spans currencies
-    # with two decimals, so dollars x 100.
-    return None if amount is None else int(amount * 100)
 
 
 class BookSlotForm(forms.Form):

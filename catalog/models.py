@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import F, Func, Q, Value
 
 from bookwise.models import TimeStampedModel
+from bookwise.money import currency_choices
 from merchants.models import Merchant
 
 currency_validator = RegexValidator(r"^[a-z]{3}$", "Use a lowercase ISO 4217 code, e.g. usd.")
@@ -21,8 +22,11 @@ class Theme(TimeStampedModel):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     duration_minutes = models.PositiveIntegerField(validators=[MinValueValidator(1)])
-    price = models.PositiveIntegerField(help_text="Per person, in minor units (cents).")
-    currency = models.CharField(max_length=3, default="usd", validators=[currency_validator])
+    price = models.PositiveIntegerField(
+        help_text="Per person, in the currency's minor unit as Stripe counts it: cents (2950 = 29.50 EUR), "
+        "or yen for JPY (5000 = ¥5,000). See bookwise/money.py."
+    )
+    currency = models.CharField(max_length=3, default="usd", choices=currency_choices, validators=[currency_validator])
     min_party = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
     max_party = models.PositiveSmallIntegerField(default=6, validators=[MinValueValidator(1)])
     cancellation_cutoff_hours = models.PositiveSmallIntegerField(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.contrib.postgres.search import SearchQuery
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -11,8 +12,10 @@ from django.utils import timezone
 
 from accounts.permissions import user_is_platform_admin
 from bookings.selectors import seats_left_expression, seats_taken_subquery
+from bookwise import money
 from catalog.models import Slot, SlotStatus, Theme
 from merchants.models import MerchantStatus
+from merchants.permissions import managed_by_owner_q
 
 THEME_ORDERINGS = {
     "price": ("price", "id"),
@@ -27,8 +30,11 @@ class ThemeFilters:
     search: str | None = None
     merchant_id: int | None = None
     city: str | None = None
-    min_price: int | None = None
+    min_price: int | None = None  # minor units (the API's filters)
     max_price: int | None = None
+    # Major units, compared in each theme's own currency (the portal's filters): 50 is $50.00 or ¥50.
+    min_price_major: Decimal | None = None
+    max_price_major: Decimal | None = None
     available_from: datetime | None = None
     available_to: datetime | None = None
     ordering: str | None = None
@@ -40,14 +46,14 @@ def theme_list_public() -> QuerySet[Theme]:
 
 
 def theme_visible_to(*, user) -> QuerySet[Theme]:
-    """Public themes, plus a merchant's own (also inactive) themes, plus everything for admins."""
+    """Public themes, plus an approved merchant's own (also inactive) themes, plus everything for admins.
+
+    A suspended merchant's owner sees only what the public sees: none of their own themes.
+    """
     qs = Theme.objects.select_related("merchant")
     if user_is_platform_admin(user):
         return qs
-    public = Q(is_active=True, merchant__status=MerchantStatus.APPROVED)
-    if user is not None and user.is_authenticated:
-        return qs.filter(public | Q(merchant__owner=user))
-    return qs.filter(public)
+    return qs.filter(Q(is_active=True, merchant__status=MerchantStatus.APPROVED) | managed_by_owner_q(user))
 
 
 def theme_list_filtered(*, filters: ThemeFilters, now: datetime | None = None) -> QuerySet[Theme]:
@@ -63,6 +69,10 @@ def theme_list_filtered(*, filters: ThemeFilters, now: datetime | None = None) -
         qs = qs.filter(price__gte=filters.min_price)
     if filters.max_price is not None:
         qs = qs.filter(price__lte=filters.max_price)
+    if filters.min_price_major is not None:
+        qs = qs.filter(_price_bound_q(filters.min_price_major, upper=False))
+    if filters.max_price_major is not None:
+        qs = qs.filter(_price_bound_q(filters.max_price_major, upper=True))
     if filters.available_from or filters.available_to:
         qs = qs.filter(
             Exists(
@@ -72,6 +82,19 @@ def theme_list_filtered(*, filters: ThemeFilters, now: datetime | None = None) -
             )
         )
     return qs.order_by(*THEME_ORDERINGS.get(filters.ordering or "", ("title", "id")))
+
+
+def _price_bound_q(amount: Decimal, *, upper: bool) -> Q:
+    """`price >= amount` (or `<=`), the amount in major units of each theme's own currency (bookwise.money)."""
+    lookup = "price__lte" if upper else "price__gte"
+    groups = money.exponent_groups()
+    not_two_decimal = [code for places, codes in groups.items() if places != 2 for code in codes]
+    # Two decimals for the usual currencies and for any code outside the table (older rows).
+    q = ~Q(currency__in=not_two_decimal) & Q(**{lookup: money.minor_bound(amount, 2, upper=upper)})
+    for places, codes in groups.items():
+        if places != 2:
+            q |= Q(currency__in=codes, **{lookup: money.minor_bound(amount, places, upper=upper)})
+    return q
 
 
 def slots_with_seats_in_window(*, start: datetime | None, end: datetime | None, now: datetime) -> QuerySet[Slot]:
@@ -101,14 +124,6 @@ def with_seats_left(qs: QuerySet[Slot], *, now: datetime | None = None) -> Query
 def slot_visible_to(*, user) -> QuerySet[Slot]:
     """Slots of themes the user may see."""
     return Slot.objects.filter(theme__in=theme_visible_to(user=user)).select_related("theme", "theme__merchant")
-
-
-def slot_owned_by(*, user) -> QuerySet[Slot]:
-    """Slots the user may manage: their merchant's, or all for admins."""
-    qs = Slot.objects.select_related("theme", "theme__merchant")
-    if user_is_platform_admin(user):
-        return qs
-    return qs.filter(theme__merchant__owner=user)
 
 
 def seats_left_of(slot: Slot, *, now: datetime | None = None) -> int:

@@ -2,7 +2,9 @@
 
 Slot creation for one theme is serialised by a lock on the theme row, so the
 overlap pre-check gives a clear error and the exclusion constraint stays a
-backstop that is never hit in normal operation.
+backstop that is never hit in normal operation. Only the theme row is locked,
+and FOR NO KEY UPDATE: the merchant row stays free (approval, suspension, new
+themes), and inserts that merely reference the theme (reviews) do not wait.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.utils import timezone
 
 from bookings.models import CANCEL_REASON_SLOT_CANCELLED, Booking, BookingStatus
 from bookings.selectors import holding_q, seats_taken
+from bookwise import money
 from bookwise.errors import DomainError, InvalidInput
 from catalog.models import Slot, SlotStatus, Theme
 from merchants.models import Merchant
@@ -35,23 +38,42 @@ THEME_EDITABLE_FIELDS = (
 )
 
 
+# How far ahead a slot may start: up to this many days after today, in the merchant's calendar.
+# The API, the portal's date fields and weekly schedules all apply this one bound.
+SLOT_MAX_DAYS_AHEAD = 2 * 366
+# A weekly schedule covers at most this many days, its first and last included.
+SCHEDULE_MAX_DAYS = 366
+
+# A theme's price per person, in minor units (bookwise.money): 1,000,000.00 USD, or ¥100,000,000.
+MAX_PRICE = 100_000_000
+
+
 def _validate_party_range(min_party: int, max_party: int) -> None:
     if min_party > max_party:
         raise InvalidInput("invalid_party_range", "min_party must not exceed max_party.", field="min_party")
 
 
+def _validate_money(fields: dict[str, Any]) -> None:
+    """Normalise `currency` in place (`"EUR"` -> `"eur"`); refuse one outside bookwise.money's table."""
+    if "currency" in fields:
+        try:
+            fields["currency"] = money.normalize_currency(fields["currency"])
+        except money.UnsupportedCurrency as exc:
+            raise InvalidInput("unsupported_currency", str(exc), field="currency") from None
+    if "price" in fields and not 0 <= fields["price"] <= MAX_PRICE:
+        raise InvalidInput("invalid_price", f"The price must be between 0 and {MAX_PRICE} minor units.", field="price")
+
+
 def theme_create(*, merchant: Merchant, **fields: Any) -> Theme:
     data = {k: v for k, v in fields.items() if k in THEME_EDITABLE_FIELDS}
     _validate_party_range(data.get("min_party", 1), data.get("max_party", 6))
-    if "currency" in data:
-        data["currency"] = data["currency"].lower()
+    _validate_money(data)
     return Theme.objects.create(merchant=merchant, **data)
 
 
 def theme_update(*, theme: Theme, **fields: Any) -> Theme:
     changes = {k: v for k, v in fields.items() if k in THEME_EDITABLE_FIELDS}
-    if "currency" in changes:
-        changes["currency"] = changes["currency"].lower()
+    _validate_money(changes)
     for name, value in changes.items():
         setattr(theme, name, value)
     _validate_party_range(theme.min_party, theme.max_party)
@@ -74,8 +96,18 @@ def _overlapping_slots(theme_id: int, starts_at: datetime, ends_at: datetime):
     )
 
 
+def latest_slot_day(*, merchant: Merchant, now: datetime | None = None) -> date:
+    """The last local day on which a slot of `merchant` may start."""
+    return timezone.localdate(now or timezone.now(), merchant.tzinfo) + timedelta(days=SLOT_MAX_DAYS_AHEAD)
+
+
 def _lock_theme(theme: Theme) -> Theme:
-    return Theme.objects.select_for_update().select_related("merchant").get(pk=theme.pk)
+    """Lock the theme row (not its merchant's: `of`), which serialises slot writes of this theme.
+
+    NO KEY: the lock conflicts with itself and with updates of the theme, not
+    with the key-share locks that inserts referencing the theme take.
+    """
+    return Theme.objects.select_for_update(of=("self",), no_key=True).select_related("merchant").get(pk=theme.pk)
 
 
 def slot_create(
@@ -89,11 +121,17 @@ def slot_create(
     now = now or timezone.now()
     if starts_at <= now:
         raise InvalidInput("start_in_past", "A slot must start in the future.", field="starts_at")
+    merchant = theme.merchant
+    latest = latest_slot_day(merchant=merchant, now=now)
+    # Compared as instants: the first moment of the day after `latest`, in the merchant's timezone.
+    if starts_at >= datetime.combine(latest + timedelta(days=1), time.min, tzinfo=merchant.tzinfo):
+        raise InvalidInput(
+            "too_far_ahead",
+            f"Slots can be opened at most two years ahead: the last possible day is {latest:%d %B %Y}.",
+            field="starts_at",
+        )
     if ends_at is None:
-        try:
-            ends_at = starts_at + timedelta(minutes=theme.duration_minutes)
-        except OverflowError:
-            raise InvalidInput("out_of_range", "This start is too far in the future.", field="starts_at") from None
+        ends_at = starts_at + timedelta(minutes=theme.duration_minutes)  # at most two years ahead: no overflow
     if ends_at <= starts_at:
         raise InvalidInput("invalid_end", "A slot must end after it starts.", field="ends_at")
     with transaction.atomic():
@@ -145,6 +183,15 @@ def slot_schedule_plan(
     now = now or timezone.now()
     if end_date < start_date:
         raise InvalidInput("invalid_range", "end_date must not be before start_date.", field="end_date")
+    if (end_date - start_date).days >= SCHEDULE_MAX_DAYS:
+        raise InvalidInput("schedule_too_long", "A schedule may span at most one year.", field="end_date")
+    latest = latest_slot_day(merchant=theme.merchant, now=now)
+    if end_date > latest:
+        raise InvalidInput(
+            "too_far_ahead",
+            f"Slots can be opened at most two years ahead: end the schedule on {latest:%d %B %Y} at the latest.",
+            field="end_date",
+        )
     if any(not 0 <= d <= 6 for d in weekdays):
         raise InvalidInput("invalid_weekday", "Weekdays are 0 (Monday) to 6 (Sunday).", field="weekdays")
     days = (end_date - start_date).days + 1

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from bookings.models import BookingStatus
 from bookings.services import booking_join
+from bookings.throttles import join_attempt_wait
 from bookwise.errors import DomainError
 from bookwise.web import form_add_domain_error
 from catalog import selectors
@@ -98,8 +99,14 @@ def theme_book(request: HttpRequest, pk: int) -> HttpResponse:
     """Join a slot through `booking_join`; then pay (checkout), or done for a free theme."""
     if not request.user.is_authenticated:
         return redirect_to_login(reverse("portal:theme-detail", args=[pk]))
+    # Counted like the API's joins, in the same per-user bucket (bookings.throttles).
+    wait = join_attempt_wait(request)
     theme = get_object_or_404(selectors.theme_visible_to(user=request.user), pk=pk)
     form = BookSlotForm(request.POST, theme=theme, user=request.user)
+    if wait:
+        form.is_valid()  # keeps what was chosen on the re-rendered page
+        form.add_error(None, f"Too many booking attempts in a short time. Try again in {wait} seconds.")
+        return _render_theme(request, theme, form, status=429)
     if form.is_valid():
         try:
             booking = booking_join(
@@ -115,7 +122,7 @@ def theme_book(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_theme(request, theme, form)
 
 
-def _render_theme(request: HttpRequest, theme: Theme, form: BookSlotForm) -> HttpResponse:
+def _render_theme(request: HttpRequest, theme: Theme, form: BookSlotForm, *, status: int = 200) -> HttpResponse:
     now = timezone.now()
     slots = list(
         selectors.slot_list_for_theme(
@@ -142,6 +149,7 @@ def _render_theme(request: HttpRequest, theme: Theme, form: BookSlotForm) -> Htt
             "party_size": form.party_size_value(),
             "bookable": theme.is_active and theme.merchant.status == MerchantStatus.APPROVED,
         },
+        status=status,
     )
 
 

@@ -10,20 +10,19 @@ from __future__ import annotations
 import re
 import zoneinfo
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django import forms
 from django.utils import timezone
 
 from bookings.models import BookingStatus
+from bookwise import money
 from bookwise.errors import DomainError, InvalidInput
+from catalog.services import MAX_PRICE, SCHEDULE_MAX_DAYS, SLOT_MAX_DAYS_AHEAD
 from merchants.models import _iana_timezones
 
-MAX_PRICE_MAJOR = Decimal("1000000.00")  # the API's MAX_PRICE (100_000_000 minor units)
 MAX_CAPACITY = 10_000
 MAX_TIMES_PER_DAY = 48
-MAX_SCHEDULE_DAYS = 366
-MAX_DAYS_AHEAD = 2 * 366
 WEEKDAYS = [
     (0, "Monday"),
     (1, "Tuesday"),
@@ -69,6 +68,21 @@ class MerchantApplyForm(forms.Form):
     )
 
 
+class CurrencyField(forms.ChoiceField):
+    """One of bookwise.money's supported currencies; "EUR" posted by a script counts as "eur"."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(choices=money.currency_choices, **kwargs)
+
+    def to_python(self, value) -> str:
+        return super().to_python(value).strip().lower()
+
+    def validate(self, value: str) -> None:
+        super(forms.ChoiceField, self).validate(value)  # required
+        if value and value not in money.CURRENCIES:
+            raise forms.ValidationError(money.unsupported_currency_message(value), code="unsupported_currency")
+
+
 class ThemeForm(forms.Form):
     title = forms.CharField(label="Title", max_length=200)
     description = forms.CharField(
@@ -78,20 +92,14 @@ class ThemeForm(forms.Form):
     price = forms.DecimalField(
         label="Price per person",
         min_value=Decimal("0"),
-        max_value=MAX_PRICE_MAJOR,
-        max_digits=9,
+        max_value=Decimal(MAX_PRICE),  # the real bound is in minor units, checked with the currency in clean()
+        max_digits=11,
         decimal_places=2,
-        help_text="In the currency below, e.g. 25.00. Use 0 for a free theme.",
+        help_text="In the currency below, e.g. 25.00, or 5000 for a yen price (JPY has no cents). "
+        "Use 0 for a free theme.",
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
     )
-    currency = forms.RegexField(
-        label="Currency",
-        regex=r"^[A-Za-z]{3}$",
-        initial="usd",
-        max_length=3,
-        help_text="ISO code, e.g. usd or eur.",
-        error_messages={"invalid": "Use a three-letter currency code, e.g. usd."},
-    )
+    currency = CurrencyField(label="Currency", initial=money.DEFAULT_CURRENCY)
     min_party = forms.IntegerField(label="Smallest party", min_value=1, max_value=1000, initial=1)
     max_party = forms.IntegerField(label="Largest party", min_value=1, max_value=1000, initial=6)
     cancellation_cutoff_hours = forms.IntegerField(
@@ -103,13 +111,21 @@ class ThemeForm(forms.Form):
         low, high = data.get("min_party"), data.get("max_party")
         if low is not None and high is not None and low > high:
             self.add_error("max_party", "The largest party must not be smaller than the smallest party.")
+        price, currency = data.get("price"), data.get("currency")
+        if price is not None and currency:
+            try:
+                data["price_minor"] = money.to_minor(price, currency)
+            except money.TooPrecise as exc:
+                self.add_error("price", str(exc))
+            else:
+                if data["price_minor"] > MAX_PRICE:
+                    self.add_error("price", f"The price may be at most {money.format_money(MAX_PRICE, currency)}.")
         return data
 
     def service_kwargs(self) -> dict:
-        """The cleaned values as the catalog services take them: price in minor units."""
+        """The cleaned values as the catalog services take them: price in the currency's minor units."""
         data = dict(self.cleaned_data)
-        data["price"] = int((data["price"] * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
-        data["currency"] = data["currency"].lower()
+        data["price"] = data.pop("price_minor")
         return data
 
     @staticmethod
@@ -118,7 +134,7 @@ class ThemeForm(forms.Form):
             "title": theme.title,
             "description": theme.description,
             "duration_minutes": theme.duration_minutes,
-            "price": (Decimal(theme.price) / 100).quantize(Decimal("0.01")),
+            "price": money.from_minor(theme.price, theme.currency),
             "currency": theme.currency,
             "min_party": theme.min_party,
             "max_party": theme.max_party,
@@ -135,9 +151,10 @@ class ThemeEditForm(ThemeForm):
 
 def _bounded_date(value: date, today: date) -> None:
     # Bounds also keep datetime arithmetic far from year 1 and year 9999 (no OverflowError).
+    # The upper bound is the catalog's (catalog.services.SLOT_MAX_DAYS_AHEAD), which the API applies too.
     if value < today:
         raise forms.ValidationError("Choose today or a later date.")
-    if value > today + timedelta(days=MAX_DAYS_AHEAD):
+    if value > today + timedelta(days=SLOT_MAX_DAYS_AHEAD):
         raise forms.ValidationError("Choose a date within the next two years.")
 
 
@@ -227,8 +244,10 @@ class ScheduleForm(forms.Form):
         if start and end:
             if end < start:
                 self.add_error("end_date", "The last day must not be before the first day.")
-            elif (end - start).days >= MAX_SCHEDULE_DAYS:
+            elif (end - start).days >= SCHEDULE_MAX_DAYS:
                 self.add_error("end_date", "A schedule may span at most one year.")
+            elif end > timezone.localdate(timezone=self.merchant.tzinfo) + timedelta(days=SLOT_MAX_DAYS_AHEAD):
+                self.add_error("end_date", "Choose a last day within the next two years.")
         return data
 
     def plan_kwargs(self) -> dict:

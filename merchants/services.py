@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone as dj_timezone
 
 from accounts.models import Role, User
+from bookwise import outbox
 from bookwise.errors import DomainError, Forbidden, InvalidInput
 from merchants import tasks
 from merchants.models import Merchant, MerchantStatus, validate_timezone
@@ -82,8 +83,7 @@ def merchant_approve(*, merchant: Merchant, by: User) -> Merchant:
         locked.save(update_fields=["status", "approved_at", "updated_at"])
         _set_owner_role(locked.owner, Role.MERCHANT)
         # The owner hears about it once the approval is committed (merchants.tasks).
-        merchant_id = locked.pk
-        transaction.on_commit(lambda: tasks.send_merchant_approved.delay(merchant_id))
+        outbox.enqueue(tasks.send_merchant_approved.name, locked.pk)
     logger.info("merchant %s approved by %s", locked.pk, by.pk)
     return locked
 

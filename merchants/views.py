@@ -20,7 +20,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.permissions import user_approved_merchant
 from bookings.models import BookingStatus
 from bookings.selectors import slot_participants
 from bookings.services import booking_mark_attendance
@@ -40,6 +39,7 @@ from merchants.forms import (
     add_domain_error,
 )
 from merchants.models import MerchantStatus
+from merchants.permissions import user_approved_merchant
 from merchants.services import merchant_apply
 
 PAGE_SIZE = 50
@@ -48,13 +48,21 @@ DASHBOARD_MAX_SLOTS = 100
 
 
 def approved_merchant_required(view):
-    """Signed-in users with an approved merchant profile; others go to /merchant/ with a message."""
+    """Signed-in users with an approved merchant profile (merchants.permissions, the API's rule too).
+
+    A suspended merchant gets the "account suspended" page on every merchant
+    URL, GET or POST, with a 403; anyone else goes to /merchant/ with a message.
+    """
 
     @login_required
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         merchant = user_approved_merchant(request.user)
         if merchant is None:
+            own = selectors.merchant_of(user=request.user)
+            if own is not None and own.status == MerchantStatus.SUSPENDED:
+                request.merchant = own
+                return _render(request, "suspended.html", {}, status=403)
             messages.warning(request, "Only approved merchants can manage themes and slots.")
             return redirect("merchant:home")
         request.merchant = merchant

@@ -45,7 +45,7 @@ def test_terms_for_the_customer_match_what_booking_cancel_does(scenario):
 
     assert (terms.allowed, terms.refund) == (allowed, refund)
     if allowed:
-        assert booking_cancel(booking_id=booking.pk, by=booking.customer).status == BookingStatus.CANCELLED
+        assert booking_cancel(booking_id=booking.pk, by=booking.customer).booking.status == BookingStatus.CANCELLED
     else:
         assert terms.reason
         with pytest.raises(DomainError) as refused:

@@ -170,3 +170,16 @@ def test_control_the_same_race_through_an_unlocked_path_oversells():
     customers = [UserFactory() for _ in range(20)]
     run_together([lambda c=c: _unlocked_join(slot.pk, c) for c in customers])
     assert seats_taken(slot_id=slot.pk) > slot.capacity
+
+
+def test_concurrent_free_joins_of_one_customer_never_pass_the_free_bookings_cap(settings):
+    settings.BOOKING_MAX_FREE_HOLDS = 3
+    customer = UserFactory()
+    slots = [SlotFactory(theme__price=0, capacity=5) for _ in range(10)]
+
+    results = run_together([lambda s=s: services.booking_join(slot_id=s.pk, customer=customer) for s in slots])
+
+    winners = [r for r in results if isinstance(r, Booking)]
+    assert len(winners) == 3, results
+    assert {r.code for r in results if not isinstance(r, Booking)} == {"too_many_holds"}
+    assert Booking.objects.filter(customer=customer, status=BookingStatus.CONFIRMED).count() == 3

@@ -225,3 +225,39 @@ def test_attendance_requires_started_slot_and_confirmed_booking():
     with pytest.raises(DomainError) as exc:
         services.booking_mark_attendance(booking_id=pending.pk, status="attended", by=owner, now=later)
     assert exc.value.code == "not_confirmed"
+
+
+# --- Free bookings are capped too (BOOKING_MAX_FREE_HOLDS) -----------------------------------------
+
+
+def test_join_limits_free_bookings_on_upcoming_slots(settings):
+    settings.BOOKING_MAX_FREE_HOLDS = 2
+    free = ThemeFactory(price=0)
+    customer = UserFactory()
+    join(SlotFactory(theme=free), customer)
+    join(SlotFactory(theme=free), customer)
+
+    with pytest.raises(DomainError) as exc:
+        join(SlotFactory(theme=free), customer)
+
+    assert exc.value.code == "too_many_holds"
+    assert "2 free bookings on upcoming slots" in exc.value.message
+    assert Booking.objects.filter(customer=customer).count() == 2
+    # Paid themes have their own limit (unpaid holds), and other customers theirs.
+    assert join(SlotFactory(theme__price=1500), customer).status == BookingStatus.PENDING_PAYMENT
+    assert join(SlotFactory(theme=free)).status == BookingStatus.CONFIRMED
+
+
+def test_free_cap_counts_only_live_free_bookings_on_slots_still_to_come(settings):
+    settings.BOOKING_MAX_FREE_HOLDS = 1
+    free = ThemeFactory(price=0)
+    customer = UserFactory()
+    started = SlotFactory(theme=free, starts_at=timezone.now() - timedelta(hours=1))
+    ConfirmedBookingFactory(slot=started, customer=customer)  # already under way: no seat hoarded
+    cancelled = join(SlotFactory(theme=free), customer)
+    services.booking_cancel(booking_id=cancelled.pk, by=customer)
+
+    assert join(SlotFactory(theme=free), customer).status == BookingStatus.CONFIRMED
+    with pytest.raises(DomainError) as exc:
+        join(SlotFactory(theme=free), customer)
+    assert exc.value.code == "too_many_holds"

@@ -296,13 +296,18 @@ def test_checkout_refused_by_the_payments_service_goes_back_with_its_message(web
 
 
 def test_status_endpoint_follows_the_booking_to_confirmed(web, pending):
-    assert web.get(status_url(pending)).json() == {"id": pending.pk, "status": "pending_payment"}
+    assert web.get(status_url(pending)).json() == {
+        "id": pending.pk,
+        "status": "pending_payment",
+        "payment": "",
+        "refund": "",
+    }
 
     booking_confirm_payment(booking_id=pending.pk)  # what the payment_intent.succeeded webhook does
 
     response = web.get(status_url(pending))
     assert response.status_code == 200
-    assert response.json() == {"id": pending.pk, "status": "confirmed"}
+    assert response.json() == {"id": pending.pk, "status": "confirmed", "payment": "", "refund": ""}
     assert "no-store" in response["Cache-Control"]
 
 
@@ -310,6 +315,49 @@ def test_status_endpoint_reports_a_run_out_hold_as_expired(web, customer):
     booking = BookingFactory(customer=customer, expires_at=timezone.now() - timedelta(seconds=1))
 
     assert web.get(status_url(booking)).json()["status"] == "expired"
+
+
+def _run_out(booking) -> None:
+    type(booking).objects.filter(pk=booking.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+
+def test_a_paid_hold_that_ran_out_is_not_final_and_its_late_payment_shows_confirmed(web, pending):
+    """The checkout page polls this: "expired" with an unsettled payment means "keep waiting", not "refunded"."""
+    payment = PaymentFactory(booking=pending, status=PaymentStatus.REQUIRES_PAYMENT)  # paid at Stripe, no webhook yet
+    _run_out(pending)
+
+    assert web.get(status_url(pending)).json() == {
+        "id": pending.pk,
+        "status": "expired",
+        "payment": "requires_payment",
+        "refund": "",
+    }
+
+    # The late payment's webhook: the places are still free, so the booking is confirmed after all.
+    assert booking_confirm_payment(booking_id=pending.pk).value == "confirmed"
+    Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.SUCCEEDED)
+
+    assert web.get(status_url(pending)).json() == {
+        "id": pending.pk,
+        "status": "confirmed",
+        "payment": "succeeded",
+        "refund": "",
+    }
+
+
+def test_a_late_payment_that_could_not_be_honoured_shows_its_refund(web, pending):
+    _run_out(pending)
+    payment = PaymentFactory(booking=pending, status=PaymentStatus.SUCCEEDED)
+    refund = RefundFactory(payment=payment, reason="late_payment", status=RefundStatus.PENDING)
+
+    assert web.get(status_url(pending)).json() == {
+        "id": pending.pk,
+        "status": "expired",
+        "payment": "succeeded",
+        "refund": "pending",
+    }
+    Refund.objects.filter(pk=refund.pk).update(status=RefundStatus.SUCCEEDED)
+    assert web.get(status_url(pending)).json()["refund"] == "succeeded"
 
 
 # --- Cancel ------------------------------------------------------------------------------------------
@@ -413,3 +461,46 @@ def test_cancel_forms_need_a_csrf_token(customer):
     assert client.post(cancel_url(booking)).status_code == 403
     booking.refresh_from_db()
     assert booking.status == BookingStatus.CONFIRMED
+
+
+def test_cancel_says_a_refund_was_made_when_the_payment_landed_after_the_page_was_shown(web, pending, monkeypatch):
+    """The page showed an unpaid hold (no refund); the payment was confirmed just before the cancel's lock.
+
+    The message reports what the cancel did under its lock: a refund of the payment.
+    """
+    from bookings import services
+
+    real_cancel = services.booking_cancel
+
+    def payment_lands_first(**kwargs):
+        PaymentFactory(booking=pending, status=PaymentStatus.SUCCEEDED, succeeded_at=timezone.now())
+        booking_confirm_payment(booking_id=pending.pk)
+        return real_cancel(**kwargs)
+
+    monkeypatch.setattr(services, "booking_cancel", payment_lands_first)
+
+    response = web.post(cancel_url(pending), follow=True)
+
+    assert Refund.objects.get(payment__booking=pending).amount == 5000
+    assert "A full refund of $50.00 is on its way to your card." in response.content.decode()
+
+
+def test_cancelling_an_unpaid_hold_says_nothing_was_charged(web, pending):
+    response = web.post(cancel_url(pending), follow=True)
+
+    html = response.content.decode()
+    assert f"Booking #{pending.pk} for" in html
+    assert "No payment had gone through, so nothing was charged" in html
+    assert "refund of" not in html
+    assert not Refund.objects.exists()
+
+
+def test_cancelling_a_confirmed_booking_without_a_captured_payment_promises_no_refund(web, customer):
+    """Terms alone (confirmed, amount > 0) said "refund"; no payment had succeeded, so none was recorded."""
+    booking = ConfirmedBookingFactory(customer=customer, party_size=2, slot__theme__price=2500)
+
+    html = web.post(cancel_url(booking), follow=True).content.decode()
+
+    assert "A full refund" not in html
+    assert "nothing was charged" in html
+    assert not Refund.objects.exists()

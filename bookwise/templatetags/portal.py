@@ -1,32 +1,15 @@
-"""Display helpers for the customer portal."""
+"""Display helpers for the portal pages (customer and merchant), the emails and the admin."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django import template
+
+from bookwise.money import format_money
 
 register = template.Library()
 
-# Stripe's zero-decimal currencies: their amounts are already in major units.
-ZERO_DECIMAL_CURRENCIES = frozenset(
-    ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"]
-)
-CURRENCY_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "cad": "CA$", "aud": "A$", "jpy": "¥"}
-
-
-@register.filter
-def money(amount: int | None, currency: str = "usd") -> str:
-    """Minor units as a price people read: (7500, "usd") -> "$75.00", (1000, "chf") -> "10.00 CHF"."""
-    if amount is None:
-        return ""
-    currency = (currency or "").lower()
-    if currency in ZERO_DECIMAL_CURRENCIES:
-        value = f"{Decimal(amount):,}"
-    else:
-        value = f"{(Decimal(amount) / 100).quantize(Decimal('0.01')):,}"
-    symbol = CURRENCY_SYMBOLS.get(currency)
-    return f"{symbol}{value}" if symbol else f"{value} {currency.upper()}".strip()
+# The one money filter of every template (pages, emails, admin): {{ amount|money:currency }}.
+register.filter("money", format_money)
 
 
 @register.filter

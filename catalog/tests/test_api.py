@@ -1,4 +1,4 @@
-from datetime import UTC, timedelta
+from datetime import UTC, date, timedelta
 
 import pytest
 from django.db import connection
@@ -699,9 +699,16 @@ def bulk_url(theme) -> str:
     return f"{THEMES}{theme.pk}/slots/bulk/"
 
 
+def _a_monday_in(days: int) -> date:
+    day = timezone.localdate() + timedelta(days=days)
+    return day + timedelta(days=(7 - day.weekday()) % 7)
+
+
+# Two full weeks from a Monday about two months ahead: in the future and within the two-year horizon.
+MONDAY = _a_monday_in(60)
 BULK = {
-    "start_date": "2030-06-03",  # a Monday
-    "end_date": "2030-06-16",
+    "start_date": MONDAY.isoformat(),
+    "end_date": (MONDAY + timedelta(days=13)).isoformat(),
     "weekdays": [0, 2, 4],
     "times": ["10:00", "14:00"],
     "capacity": 6,
@@ -720,7 +727,7 @@ def test_slot_bulk_by_owner_is_201_with_created_and_skipped(merchant, merchant_c
 
 def test_slot_bulk_above_1000_slots_is_400(merchant, merchant_client):
     theme = ThemeFactory(merchant=merchant)
-    payload = {**BULK, "start_date": "2030-01-01", "end_date": "2030-12-31", "weekdays": list(range(7))}
+    payload = {**BULK, "end_date": (MONDAY + timedelta(days=364)).isoformat(), "weekdays": list(range(7))}
     payload["times"] = ["09:00", "12:00", "15:00"]
     response = merchant_client.post(bulk_url(theme), payload)
     assert response.status_code == 400
@@ -739,8 +746,8 @@ def test_slot_bulk_above_1000_slots_is_400(merchant, merchant_client):
         {"times": ["10"]},
         {"times": []},
         {"start_date": "2030-02-30"},
-        {"end_date": "2030-06-01"},
-        {"end_date": "2032-06-01"},
+        {"end_date": (MONDAY - timedelta(days=1)).isoformat()},  # before the start
+        {"end_date": (MONDAY + timedelta(days=366)).isoformat()},  # a span of more than a year
         {"capacity": -1},
         {"capacity": 10**12},
     ],
@@ -933,3 +940,40 @@ def test_head_on_public_theme_resources_is_200_for_anonymous(api_client):
 
 def test_options_on_theme_list_is_200_for_anonymous(api_client):
     assert api_client.options(THEMES).status_code == 200
+
+
+# --- The two-year horizon (catalog.services.SLOT_MAX_DAYS_AHEAD, the portal's bound too) ------------
+
+
+def test_slot_create_more_than_two_years_ahead_is_400_on_starts_at(merchant, merchant_client):
+    theme = ThemeFactory(merchant=merchant)
+    too_far = timezone.now() + timedelta(days=3 * 365)
+
+    response = merchant_client.post(slots_url(theme), {"starts_at": too_far.isoformat(), "capacity": 4})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "too_far_ahead"
+    assert "at most two years ahead" in response.json()["starts_at"][0]
+    assert not Slot.objects.exists()
+
+
+def test_slot_create_just_inside_two_years_is_201(merchant, merchant_client):
+    theme = ThemeFactory(merchant=merchant)
+    inside = timezone.now() + timedelta(days=2 * 365)
+
+    response = merchant_client.post(slots_url(theme), {"starts_at": inside.isoformat(), "capacity": 4})
+
+    assert response.status_code == 201, response.json()
+
+
+def test_slot_bulk_ending_more_than_two_years_ahead_is_400_on_end_date(merchant, merchant_client):
+    theme = ThemeFactory(merchant=merchant)
+    end = timezone.localdate() + timedelta(days=2 * 366 + 7)
+    payload = {**BULK, "start_date": (end - timedelta(days=30)).isoformat(), "end_date": end.isoformat()}
+
+    response = merchant_client.post(bulk_url(theme), payload)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "too_far_ahead"
+    assert "end_date" in response.json()
+    assert not Slot.objects.exists()

@@ -1,19 +1,24 @@
 """Catalog writes racing each other on PostgreSQL: real threads, one connection each."""
 
-from datetime import date, time, timedelta
+import threading
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.tests.factories import UserFactory
+from accounts.tests.factories import AdminFactory, UserFactory
 from bookings.models import Booking
 from bookings.selectors import holding_q, seats_taken
 from bookings.services import booking_join
 from bookings.tests.test_races import run_together
 from bookwise.errors import DomainError
 from catalog import services
-from catalog.models import Slot, SlotStatus
+from catalog.models import Slot, SlotStatus, Theme
 from catalog.tests.factories import SlotFactory, ThemeFactory
+from merchants.services import merchant_approve, merchant_suspend
+from reviews.tests.factories import ReviewFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,7 +43,8 @@ def test_concurrent_identical_bulk_schedules_create_each_slot_once():
         times=[time(10, 0), time(14, 0)],
         capacity=4,
     )
-    results = run_together([lambda: services.slot_bulk_create(theme=theme, **schedule)] * 4)
+    plan_now = datetime(2029, 6, 1, 12, 0, tzinfo=UTC)  # keeps 2030 ahead, within the two-year horizon
+    results = run_together([lambda: services.slot_bulk_create(theme=theme, now=plan_now, **schedule)] * 4)
     assert all(isinstance(r, tuple) for r in results), results
     assert sum(created for created, _ in results) == 12
     assert sorted(results) == [(0, 12), (0, 12), (0, 12), (12, 0)]
@@ -75,3 +81,56 @@ def test_cancelling_a_slot_while_customers_join_leaves_no_active_booking_on_it(m
     assert {e.code for e in late} <= {"slot_closed"}
     _, cancelled = results[-1]
     assert cancelled == len(results) - 1 - len(late)
+
+
+# --- slot_create locks its theme row only ---------------------------------------------------
+
+
+def test_slot_create_locks_only_the_theme_row_and_without_the_key():
+    theme = ThemeFactory()
+    with CaptureQueriesContext(connection) as queries:
+        services.slot_create(theme=theme, starts_at=timezone.now() + timedelta(days=3), capacity=4)
+    locking = [q["sql"] for q in queries.captured_queries if "FOR " in q["sql"] and "UPDATE" in q["sql"]]
+    assert len(locking) == 1, locking
+    assert locking[0].endswith('FOR NO KEY UPDATE OF "catalog_theme"'), locking[0]
+
+
+def test_a_slot_create_holding_its_lock_blocks_neither_the_merchants_approval_nor_new_themes_nor_reviews():
+    """While a slot create holds its lock, the merchant's row stays free and the theme can be referenced.
+
+    Before the fix the lock (FOR UPDATE, no OF) also covered the merchant row:
+    approving or suspending the merchant, or inserting any theme of theirs, waited for it.
+    """
+    theme = ThemeFactory(duration_minutes=60)
+    merchant = theme.merchant
+    admin = AdminFactory()
+    reviewer = UserFactory()
+    holding, release = threading.Event(), threading.Event()
+
+    def create_slot_and_hold_the_lock():
+        try:
+            with transaction.atomic():
+                services.slot_create(theme=theme, starts_at=timezone.now() + timedelta(days=3), capacity=4)
+                holding.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=create_slot_and_hold_the_lock)
+    holder.start()
+    try:
+        assert holding.wait(30)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                # Blocking would fail the test in 2 s instead of hanging it.
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            merchant_approve(merchant=merchant, by=admin)  # already approved: locks the row, changes nothing
+            new_theme = services.theme_create(merchant=merchant, title="Second room", duration_minutes=45, price=0)
+            ReviewFactory(theme=theme, author=reviewer)
+            merchant_suspend(merchant=merchant, by=admin)
+    finally:
+        release.set()
+        holder.join(30)
+
+    assert Theme.objects.filter(pk=new_theme.pk).exists()
+    assert Slot.objects.filter(theme=theme).count() == 1

@@ -118,7 +118,9 @@ def test_slot_create_accepts_same_time_on_another_theme():
 
 # --- slot_bulk_create --------------------------------------------------------------------
 
-# 2030-06-03 is a Monday; two full weeks.
+# 2030-06-03 is a Monday; two full weeks. Planned from a fixed "now" (mid-2029), so that these
+# dates stay in the future and within the two-year horizon (SLOT_MAX_DAYS_AHEAD) whatever today is.
+PLANNING_NOW = datetime(2029, 6, 1, 12, 0, tzinfo=UTC)
 JUNE_MONDAY = date(2030, 6, 3)
 JUNE_SUNDAY = date(2030, 6, 16)
 
@@ -133,6 +135,7 @@ def test_slot_bulk_create_makes_one_slot_per_matching_weekday_and_time():
         weekdays=[0, 2, 4],
         times=[time(10, 0), time(14, 0)],
         capacity=6,
+        now=PLANNING_NOW,
     )
     # 2 weeks x 3 weekdays x 2 times
     assert (created, skipped) == (12, 0)
@@ -159,6 +162,7 @@ def test_slot_bulk_create_skips_and_counts_overlaps_with_existing_slots():
         weekdays=[0, 2, 4],
         times=[time(10, 0)],
         capacity=6,
+        now=PLANNING_NOW,
     )
     assert (created, skipped) == (5, 1)
     open_starts = set(Slot.objects.filter(theme=theme, status=SlotStatus.OPEN).values_list("starts_at", flat=True))
@@ -176,6 +180,7 @@ def test_slot_bulk_create_skips_times_that_overlap_each_other():
         weekdays=[0],
         times=[time(10, 0), time(10, 30)],
         capacity=6,
+        now=PLANNING_NOW,
     )
     assert (created, skipped) == (1, 1)
 
@@ -183,8 +188,8 @@ def test_slot_bulk_create_skips_times_that_overlap_each_other():
 def test_slot_bulk_create_run_twice_creates_nothing_the_second_time():
     theme = ThemeFactory()
     kwargs = dict(start_date=JUNE_MONDAY, end_date=JUNE_SUNDAY, weekdays=[1], times=[time(18, 0)], capacity=4)
-    assert services.slot_bulk_create(theme=theme, **kwargs) == (2, 0)
-    assert services.slot_bulk_create(theme=theme, **kwargs) == (0, 2)
+    assert services.slot_bulk_create(theme=theme, **kwargs, now=PLANNING_NOW) == (2, 0)
+    assert services.slot_bulk_create(theme=theme, **kwargs, now=PLANNING_NOW) == (0, 2)
     assert Slot.objects.filter(theme=theme).count() == 2
 
 
@@ -219,6 +224,7 @@ def test_slot_bulk_create_weekly_schedule_stays_at_local_time_across_dst_changes
         weekdays=[6],
         times=[time(10, 0)],
         capacity=4,
+        now=PLANNING_NOW,
     )
     assert skipped == 0
     starts = theme_slot_starts(theme)
@@ -244,6 +250,7 @@ def test_slot_bulk_create_skips_a_local_time_that_does_not_exist_on_spring_forwa
         weekdays=[0, 5, 6],
         times=[time(2, 30)],
         capacity=4,
+        now=PLANNING_NOW,
     )
     # Saturday and Monday have a 02:30; Sunday 31 March jumps from 02:00 to 03:00.
     assert (created, skipped) == (2, 1)
@@ -264,6 +271,7 @@ def test_slot_bulk_create_on_fall_back_day_creates_the_ambiguous_time_once_at_it
         weekdays=[6],
         times=[time(2, 30)],
         capacity=4,
+        now=PLANNING_NOW,
     )
     assert (created, skipped) == (1, 0)
     (start,) = theme_slot_starts(theme)
@@ -283,6 +291,7 @@ def test_slot_bulk_create_refuses_more_than_1000_slots(settings):
             weekdays=list(range(7)),
             times=[time(9, 0), time(12, 0), time(15, 0)],
             capacity=4,
+            now=PLANNING_NOW,
         )
     assert exc.value.code == "too_many_slots"
     assert not Slot.objects.exists()
@@ -297,6 +306,7 @@ def test_slot_bulk_create_accepts_exactly_1000_slots():
         weekdays=list(range(7)),
         times=[time(8, 0), time(10, 0), time(12, 0), time(14, 0), time(16, 0)],
         capacity=4,
+        now=PLANNING_NOW,
     )
     assert (created, skipped) == (1000, 0)
     assert Slot.objects.filter(theme=theme).count() == 1000
@@ -311,6 +321,7 @@ def test_slot_bulk_create_refuses_end_date_before_start_date():
             weekdays=[0],
             times=[time(10, 0)],
             capacity=4,
+            now=PLANNING_NOW,
         )
     assert exc.value.field == "end_date"
 
@@ -324,6 +335,7 @@ def test_slot_bulk_create_refuses_weekday_outside_0_to_6():
             weekdays=[7],
             times=[time(10, 0)],
             capacity=4,
+            now=PLANNING_NOW,
         )
     assert exc.value.field == "weekdays"
 
@@ -448,24 +460,84 @@ def test_theme_deactivate_keeps_the_theme_and_its_slots():
     assert Slot.objects.filter(pk=slot.pk).exists()
 
 
-def test_slot_create_refuses_a_start_whose_default_end_cannot_be_represented():
+def test_slot_create_refuses_a_start_at_the_end_of_the_datetime_range_as_too_far_ahead():
     theme = ThemeFactory(duration_minutes=60)
     with pytest.raises(InvalidInput) as exc:
         services.slot_create(theme=theme, starts_at=datetime(9999, 12, 31, 23, 30, tzinfo=UTC), capacity=4)
     assert exc.value.field == "starts_at"
-    assert exc.value.code == "out_of_range"
+    assert exc.value.code == "too_far_ahead"
 
 
 def test_slot_bulk_create_refuses_dates_that_leave_the_datetime_range():
-    theme = ThemeFactory(merchant__timezone="America/Los_Angeles")
+    # Local midnight of 1 January of year 1 in Tokyo is in year 0 in UTC, which Python cannot represent.
+    theme = ThemeFactory(merchant__timezone="Asia/Tokyo")
     with pytest.raises(InvalidInput) as exc:
         services.slot_bulk_create(
             theme=theme,
-            start_date=date(9999, 12, 25),
-            end_date=date(9999, 12, 31),
+            start_date=date(1, 1, 1),
+            end_date=date(1, 1, 7),
             weekdays=list(range(7)),
-            times=[time(23, 30)],
+            times=[time(0, 30)],
             capacity=4,
         )
     assert exc.value.code == "out_of_range"
     assert not Slot.objects.exists()
+
+
+# --- The two-year horizon: one bound for the API, the portal and weekly schedules ------------
+
+
+def test_slot_create_accepts_the_last_day_of_the_horizon_and_refuses_the_day_after():
+    theme = ThemeFactory(merchant__timezone="Asia/Tokyo", duration_minutes=60)
+    now = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)  # 21:00 in Tokyo, 1 March
+    last_day = date(2027, 3, 1) + timedelta(days=services.SLOT_MAX_DAYS_AHEAD)
+    assert services.latest_slot_day(merchant=theme.merchant, now=now) == last_day
+    tokyo = ZoneInfo("Asia/Tokyo")
+
+    slot = services.slot_create(
+        theme=theme, starts_at=datetime.combine(last_day, time(23, 0), tzinfo=tokyo), capacity=4, now=now
+    )
+    with pytest.raises(InvalidInput) as exc:
+        services.slot_create(
+            theme=theme,
+            starts_at=datetime.combine(last_day + timedelta(days=1), time(0, 0), tzinfo=tokyo),
+            capacity=4,
+            now=now,
+        )
+
+    assert slot.pk
+    assert (exc.value.code, exc.value.field) == ("too_far_ahead", "starts_at")
+    assert Slot.objects.filter(theme=theme).count() == 1
+
+
+def test_slot_bulk_create_refuses_an_end_date_beyond_the_horizon_and_creates_nothing():
+    theme = ThemeFactory()
+    now = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+    last_day = services.latest_slot_day(merchant=theme.merchant, now=now)
+    schedule = dict(weekdays=list(range(7)), times=[time(10, 0)], capacity=4, now=now)
+
+    with pytest.raises(InvalidInput) as exc:
+        services.slot_bulk_create(
+            theme=theme, start_date=last_day - timedelta(days=6), end_date=last_day + timedelta(days=1), **schedule
+        )
+    assert (exc.value.code, exc.value.field) == ("too_far_ahead", "end_date")
+    assert not Slot.objects.exists()
+
+    assert services.slot_bulk_create(
+        theme=theme, start_date=last_day - timedelta(days=6), end_date=last_day, **schedule
+    ) == (7, 0)
+
+
+def test_slot_schedule_refuses_a_span_of_more_than_366_days():
+    theme = ThemeFactory()
+    start = date(2029, 7, 1)
+    with pytest.raises(InvalidInput) as exc:
+        services.slot_schedule_plan(
+            theme=theme,
+            start_date=start,
+            end_date=start + timedelta(days=services.SCHEDULE_MAX_DAYS),
+            weekdays=[0],
+            times=[time(10, 0)],
+            now=PLANNING_NOW,
+        )
+    assert (exc.value.code, exc.value.field) == ("schedule_too_long", "end_date")

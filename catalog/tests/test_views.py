@@ -442,3 +442,58 @@ def test_theme_page_forms_carry_csrf_tokens():
     accepted = client.post(book_url(slot.theme), {"slot": slot.pk, "party_size": 1, "csrfmiddlewaretoken": token})
     assert accepted.status_code == 302
     assert 'name="csrfmiddlewaretoken"' in page.content.decode()
+
+
+# --- Seat hoarding from the portal: the join throttle and the free-bookings cap ---------------------------
+
+
+def _join_rate(settings, rate: str) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "join": rate},
+    }
+
+
+def test_the_book_form_is_throttled_per_user_with_a_clear_message(customer_web, settings):
+    _join_rate(settings, "2/minute")
+    theme = ThemeFactory(price=0)
+    slots = [open_slot(theme, hours_ahead=26 + 2 * i) for i in range(3)]
+
+    first, second, third = (customer_web.post(book_url(theme), {"slot": slot.pk, "party_size": 1}) for slot in slots)
+
+    assert (first.status_code, second.status_code) == (302, 302)
+    assert third.status_code == 429
+    assert "Too many booking attempts in a short time. Try again in" in third.content.decode()
+    assert Booking.objects.count() == 2
+    # Per user: someone else still books.
+    other = type(customer_web)()
+    other.force_login(UserFactory())
+    assert other.post(book_url(theme), {"slot": slots[2].pk, "party_size": 1}).status_code == 302
+
+
+def test_the_book_form_and_the_api_share_one_join_bucket(customer_web, customer, settings):
+    from conftest import bearer_client
+
+    _join_rate(settings, "2/minute")
+    theme = ThemeFactory(price=0)
+    slots = [open_slot(theme, hours_ahead=26 + 2 * i) for i in range(4)]
+    api = bearer_client(customer)
+
+    assert customer_web.post(book_url(theme), {"slot": slots[0].pk, "party_size": 1}).status_code == 302
+    assert api.post(f"/api/v1/slots/{slots[1].pk}/join/", {}, format="json").status_code == 201
+    assert api.post(f"/api/v1/slots/{slots[2].pk}/join/", {}, format="json").status_code == 429
+    assert customer_web.post(book_url(theme), {"slot": slots[3].pk, "party_size": 1}).status_code == 429
+    assert Booking.objects.filter(customer=customer).count() == 2
+
+
+def test_the_book_form_shows_the_free_bookings_cap(customer_web, settings):
+    settings.BOOKING_MAX_FREE_HOLDS = 1
+    theme = ThemeFactory(price=0)
+    first, second = open_slot(theme), open_slot(theme, hours_ahead=30)
+    customer_web.post(book_url(theme), {"slot": first.pk, "party_size": 1})
+
+    response = customer_web.post(book_url(theme), {"slot": second.pk, "party_size": 1})
+
+    assert response.status_code == 200
+    assert "You already hold 1 free booking on upcoming slots" in response.content.decode()
+    assert Booking.objects.count() == 1

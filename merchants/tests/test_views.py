@@ -181,9 +181,8 @@ def test_admin_with_a_merchant_profile_sees_only_their_own_objects(theme, slot):
     assert admin.post(reverse("merchant:slot-cancel", args=[slot.pk])).status_code == 404
 
 
-@pytest.mark.parametrize("factory", [PendingMerchantFactory, lambda: MerchantFactory(status=MerchantStatus.SUSPENDED)])
-def test_non_approved_merchants_are_sent_home_from_theme_and_slot_pages(factory):
-    merchant = factory()
+def test_pending_merchants_are_sent_home_from_theme_and_slot_pages():
+    merchant = PendingMerchantFactory()
     own_theme = ThemeFactory(merchant=merchant)
     client = client_for(merchant.owner)
 
@@ -382,7 +381,7 @@ def test_theme_list_shows_only_own_themes(client, theme):
     body = client.get(reverse("merchant:theme-list")).content.decode()
 
     assert "The Vault" in body
-    assert "25.00 USD" in body
+    assert "$25.00" in body
     assert "Someone else" not in body
 
 
@@ -662,6 +661,17 @@ def test_schedule_far_in_the_past_or_future_is_refused_not_a_crash(client, theme
         )
         assert response.status_code == 400
         assert "start_date" in response.context["form"].errors
+
+
+def test_schedule_ending_beyond_the_two_year_horizon_is_refused(client, theme):
+    start = timezone.localdate(timezone=BERLIN) + timedelta(days=2 * 366 - 20)
+    data = _dst_schedule(start_date=start.isoformat(), end_date=(start + timedelta(days=30)).isoformat())
+
+    response = client.post(reverse("merchant:slot-schedule", args=[theme.pk]), {**data, "action": "create"})
+
+    assert response.status_code == 400
+    assert response.context["form"].errors["end_date"] == ["Choose a last day within the next two years."]
+    assert not Slot.objects.filter(theme=theme).exists()
 
 
 def test_schedule_end_before_start_is_refused(client, theme):

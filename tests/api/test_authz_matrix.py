@@ -29,8 +29,30 @@ from tests.api.world import ACTORS, PASSWORD, World, build_world, unreachable_ur
 Body = Callable[[World, str], dict[str, Any] | None]
 
 
-def E(anonymous: int, customer: int, other_customer: int, owner: int, other_merchant: int, admin: int) -> dict:
-    return dict(zip(ACTORS, (anonymous, customer, other_customer, owner, other_merchant, admin), strict=True))
+def E(
+    anonymous: int,
+    customer: int,
+    other_customer: int,
+    owner: int,
+    other_merchant: int,
+    admin: int,
+    *,
+    suspended_owner: int | None = None,
+) -> dict:
+    expect = {
+        "anonymous": anonymous,
+        "customer": customer,
+        "other_customer": other_customer,
+        "owner": owner,
+        "other_merchant": other_merchant,
+        "admin": admin,
+        # Plain staff (Django admin access, customer role, nothing booked): another customer's rights.
+        "staff": other_customer,
+        # The owner once suspended: no merchant powers, and their merchant's objects are out of sight (404).
+        "suspended_owner": other_customer if suspended_owner is None else suspended_owner,
+    }
+    assert set(expect) == set(ACTORS)
+    return expect
 
 
 def anyone(status: int) -> dict:
@@ -39,6 +61,11 @@ def anyone(status: int) -> dict:
 
 def signed_in(status: int) -> dict:
     return {**anyone(status), "anonymous": 401}
+
+
+def hidden_from_suspended_owner(expect: dict) -> dict:
+    """A route on the suspended merchant's own theme or slot: public, yet not for its suspended owner (404)."""
+    return {**expect, "suspended_owner": 404}
 
 
 @dataclass(frozen=True)
@@ -139,31 +166,38 @@ TABLE: dict[tuple[str, str], Row] = {
     # --- merchants --------------------------------------------------------------------------------------
     ("merchants/", "GET"): Row(anyone(200)),
     ("merchants/", "POST"): Row(
-        E(401, 201, 201, 409, 409, 201),
+        E(401, 201, 201, 409, 409, 201, suspended_owner=409),
         body=lambda w, a: {"name": "Riddle Co", "description": "", "city": "Porto", "timezone": "Europe/Lisbon"},
         why="merchants already have a profile: 409 already_merchant",
     ),
-    ("merchants/me/", "GET"): Row(E(401, 404, 404, 200, 200, 404)),
+    ("merchants/me/", "GET"): Row(E(401, 404, 404, 200, 200, 404, suspended_owner=200)),
     ("merchants/{pk}/", "GET"): Row(anyone(200)),
     ("merchants/{pk}/approve/", "POST"): Row(E(401, 403, 403, 403, 403, 200)),
     ("merchants/{pk}/suspend/", "POST"): Row(E(401, 403, 403, 403, 403, 200)),
     # --- themes and slots --------------------------------------------------------------------------------
     ("themes/", "GET"): Row(anyone(200)),
     ("themes/", "POST"): Row(E(401, 403, 403, 201, 201, 403), body=_theme_body, why="admins own no merchant"),
-    ("themes/{pk}/", "GET"): Row(anyone(200)),
-    ("themes/{pk}/", "PATCH"): Row(E(401, 403, 403, 200, 403, 200), body=lambda w, a: {"title": "Renamed"}),
-    ("themes/{pk}/", "DELETE"): Row(E(401, 403, 403, 204, 403, 204)),
-    ("themes/{pk}/slots/", "GET"): Row(anyone(200)),
-    ("themes/{pk}/slots/", "POST"): Row(
-        E(401, 403, 403, 201, 403, 201), body=lambda w, a: {"starts_at": _future(30), "capacity": 6}
+    ("themes/{pk}/", "GET"): Row(hidden_from_suspended_owner(anyone(200))),
+    ("themes/{pk}/", "PATCH"): Row(
+        E(401, 403, 403, 200, 403, 200, suspended_owner=404), body=lambda w, a: {"title": "Renamed"}
     ),
-    ("themes/{pk}/slots/bulk/", "POST"): Row(E(401, 403, 403, 201, 403, 201), body=_bulk_body),
-    ("slots/{pk}/", "GET"): Row(anyone(200)),
-    ("slots/{pk}/", "PATCH"): Row(E(401, 403, 403, 200, 403, 200), body=lambda w, a: {"capacity": 8}),
-    ("slots/{pk}/cancel/", "POST"): Row(E(401, 403, 403, 200, 403, 200)),
+    ("themes/{pk}/", "DELETE"): Row(E(401, 403, 403, 204, 403, 204, suspended_owner=404)),
+    ("themes/{pk}/slots/", "GET"): Row(hidden_from_suspended_owner(anyone(200))),
+    ("themes/{pk}/slots/", "POST"): Row(
+        E(401, 403, 403, 201, 403, 201, suspended_owner=404),
+        body=lambda w, a: {"starts_at": _future(30), "capacity": 6},
+    ),
+    ("themes/{pk}/slots/bulk/", "POST"): Row(E(401, 403, 403, 201, 403, 201, suspended_owner=404), body=_bulk_body),
+    ("slots/{pk}/", "GET"): Row(hidden_from_suspended_owner(anyone(200))),
+    ("slots/{pk}/", "PATCH"): Row(
+        E(401, 403, 403, 200, 403, 200, suspended_owner=404), body=lambda w, a: {"capacity": 8}
+    ),
+    ("slots/{pk}/cancel/", "POST"): Row(E(401, 403, 403, 200, 403, 200, suspended_owner=404)),
     # --- bookings ----------------------------------------------------------------------------------------
-    ("slots/{slot_id}/join/", "POST"): Row(signed_in(201), body=lambda w, a: {"party_size": 2}),
-    ("slots/{slot_id}/participants/", "GET"): Row(E(401, 403, 403, 200, 403, 200)),
+    ("slots/{slot_id}/join/", "POST"): Row(
+        hidden_from_suspended_owner(signed_in(201)), body=lambda w, a: {"party_size": 2}
+    ),
+    ("slots/{slot_id}/participants/", "GET"): Row(E(401, 403, 403, 200, 403, 200, suspended_owner=404)),
     ("attendance/", "POST"): Row(
         E(401, 403, 404, 200, 404, 200),
         body=lambda w, a: {"booking": w.attendance_booking.pk, "status": "attended"},
@@ -267,6 +301,7 @@ def test_every_route_and_method_has_a_row():
 @pytest.mark.parametrize(("route", "method", "actor"), list(_cases()))
 def test_status(world: World, route: str, method: str, actor: str):
     row = ALL_ROWS[(route, method)]
+    world.prepare(actor)
     response = _send(world.client(actor), method, PATHS[route](world), row.body(world, actor))
 
     expected = row.expect[actor]

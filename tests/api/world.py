@@ -7,6 +7,10 @@
 - `join_slot` is a future slot of `theme` nobody booked.
 - `other_customer` has nothing; `other_merchant` is an approved merchant with a
   theme of their own; `pending_merchant` waits for approval; `admin` is staff.
+- `staff` may log into Django admin but has the customer role and nothing booked:
+  in the API exactly another customer (is_staff grants no API power).
+- `suspended_owner` is `owner` after an admin suspended `merchant` (`World.prepare`):
+  every object of theirs is out of their sight, as for anyone but admins.
 """
 
 from __future__ import annotations
@@ -26,11 +30,12 @@ from catalog.models import Slot, Theme
 from catalog.tests.factories import SlotFactory, ThemeFactory
 from conftest import bearer_client
 from merchants.models import Merchant
+from merchants.services import merchant_suspend
 from merchants.tests.factories import MerchantFactory, PendingMerchantFactory
 from reviews.models import Review
 from reviews.tests.factories import ReviewFactory, attend
 
-ACTORS = ("anonymous", "customer", "other_customer", "owner", "other_merchant", "admin")
+ACTORS = ("anonymous", "customer", "other_customer", "owner", "other_merchant", "admin", "staff", "suspended_owner")
 PASSWORD = DEFAULT_PASSWORD
 
 
@@ -41,6 +46,7 @@ class World:
     owner: User
     other_merchant: User
     admin: User
+    staff: User
     merchant: Merchant
     other_merchant_profile: Merchant
     pending_merchant: Merchant
@@ -55,7 +61,15 @@ class World:
     review: Review
 
     def user(self, actor: str) -> User | None:
+        if actor == "suspended_owner":
+            return self.owner
         return None if actor == "anonymous" else getattr(self, actor)
+
+    def prepare(self, actor: str) -> None:
+        """Bring the world into `actor`'s situation: for `suspended_owner`, an admin suspends `merchant` first."""
+        if actor == "suspended_owner":
+            merchant_suspend(merchant=self.merchant, by=self.admin)
+            self.owner.refresh_from_db()
 
     def client(self, actor: str) -> APIClient:
         user = self.user(actor)
@@ -84,6 +98,7 @@ def build_world() -> World:
         owner=merchant.owner,
         other_merchant=other.owner,
         admin=AdminFactory(),
+        staff=UserFactory(is_staff=True),
         merchant=merchant,
         other_merchant_profile=other,
         pending_merchant=PendingMerchantFactory(),

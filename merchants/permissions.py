@@ -1,0 +1,44 @@
+"""The one rule for acting as a merchant, asked by every API view, portal page, selector and service that does.
+
+A user acts for a merchant profile when they are a platform admin, or its
+owner while the profile is approved. A pending or suspended owner has no
+merchant powers at all: not over their themes and slots, and not over the
+bookings on them or the personal data of the people who booked.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q
+
+from accounts.permissions import user_is_platform_admin
+from merchants.models import Merchant, MerchantStatus
+
+
+def user_approved_merchant(user) -> Merchant | None:
+    """The caller's own merchant profile when it is approved, else None (admins included: their own only)."""
+    if not (user and user.is_authenticated):
+        return None
+    merchant = getattr(user, "merchant", None)  # no profile: RelatedObjectDoesNotExist, an AttributeError
+    if merchant is None or merchant.status != MerchantStatus.APPROVED:
+        return None
+    return merchant
+
+
+def user_manages(user, merchant: Merchant) -> bool:
+    """May `user` act for `merchant`: change its themes and slots, see and handle the bookings on them?"""
+    if user_is_platform_admin(user):
+        return True
+    return bool(
+        user and user.is_authenticated and merchant.owner_id == user.pk and merchant.status == MerchantStatus.APPROVED
+    )
+
+
+def managed_by_owner_q(user, *, merchant_path: str = "merchant") -> Q:
+    """Rows whose merchant (reached through `merchant_path`) `user` owns and may act for.
+
+    For querysets; platform admins see everything and are handled by the caller.
+    Never matches an anonymous user.
+    """
+    if not (user and user.is_authenticated):
+        return Q(pk__in=[])
+    return Q(**{f"{merchant_path}__owner": user, f"{merchant_path}__status": MerchantStatus.APPROVED})
