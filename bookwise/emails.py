@@ -39,6 +39,7 @@ from django.db import IntegrityError, transaction
 from django.template import Context
 from django.template.loader import get_template, render_to_string
 
+from bookwise.celery import RELIABLE_TASK_OPTIONS
 from bookwise.models import EmailLog
 
 logger = logging.getLogger(__name__)
@@ -46,10 +47,11 @@ logger = logging.getLogger(__name__)
 SITE_NAME = "BookWise"
 
 # Options for every email task: transient network/SMTP errors retry with
-# bounded backoff (well under the broker's visibility timeout); acks_late is
+# bounded backoff (well under the broker's visibility timeout); acks_late and
+# reject_on_worker_lost (a killed worker's email is sent by the next one) are
 # safe because send_email_once is idempotent.
 EMAIL_TASK_OPTIONS: dict[str, Any] = {
-    "acks_late": True,
+    **RELIABLE_TASK_OPTIONS,
     "autoretry_for": (OSError, smtplib.SMTPException),
     "retry_backoff": 30,
     "retry_backoff_max": 600,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 
 class TimeStampedModel(models.Model):
@@ -35,3 +36,50 @@ class EmailLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key} -> {self.recipient}"
+
+
+class OutboxState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+
+
+class OutboxMessage(models.Model):
+    """A Celery task to send once the transaction that wrote this row commits (bookwise.outbox).
+
+    Written in the same transaction as the business change it follows, so the
+    two commit or roll back together. Published by an after-commit hook and,
+    whenever that failed (broker down), by the periodic sweeper; `available_at`
+    is when the next attempt may happen (backoff, or a claim's lease). Sent rows
+    are kept for OUTBOX_RETENTION_HOURS, then deleted by the sweeper.
+    """
+
+    task_name = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    state = models.CharField(max_length=8, choices=OutboxState.choices, default=OutboxState.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    available_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The sweeper's claim: due pending rows, oldest first.
+            models.Index(
+                fields=["available_at", "id"],
+                name="outbox_pending_due_idx",
+                condition=models.Q(state="pending"),
+            ),
+            # Retention: sent rows older than the cut-off.
+            models.Index(fields=["sent_at"], name="outbox_sent_at_idx", condition=models.Q(state="sent")),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(state="pending", sent_at__isnull=True)
+                | models.Q(state="sent", sent_at__isnull=False),
+                name="outbox_sent_at_iff_sent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_name}{tuple(self.args)!r} ({self.state})"
