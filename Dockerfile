@@ -26,9 +26,17 @@ WORKDIR /app
 COPY --from=builder /opt/venv /opt/venv
 COPY --chown=bookwise:bookwise . /app
 
-# Static files are collected into the image (served by WhiteNoise). The key is a
-# throwaway for this build step only; the real SECRET_KEY comes from the environment.
+# Static files are collected into the image (served by WhiteNoise). Settings refuse
+# to load without production secrets, so this one build step gets placeholders: they
+# live only in this RUN's environment (never in the image's ENV), collectstatic opens
+# no connection, and at runtime every real value comes from the environment (fly
+# secrets) or the settings refuse to start. tests/test_production_settings.py runs
+# this exact step.
 RUN SECRET_KEY=collectstatic-only-build-key-never-used-at-runtime-0123456789 \
+    REDIS_URL=redis://collectstatic.invalid:6379/0 \
+    STRIPE_SECRET_KEY=sk_test_CollectstaticBuildStepOnly000000 \
+    STRIPE_PUBLISHABLE_KEY=pk_test_CollectstaticBuildStepOnly000000 \
+    STRIPE_WEBHOOK_SECRET=whsec_collectstatic_build_step_only \
     python manage.py collectstatic --noinput \
     && chown -R bookwise:bookwise /app/staticfiles
 

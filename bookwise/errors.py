@@ -17,6 +17,13 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from bookwise.middleware import (
+    RETRY_AFTER_SECONDS,
+    is_database_unavailable,
+    log_database_unavailable,
+    service_unavailable_body,
+)
+
 
 class DomainError(Exception):
     """A business rule refused the request."""
@@ -52,6 +59,14 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         return Response(detail, status=status.HTTP_400_BAD_REQUEST)
+    if is_database_unavailable(exc):
+        # PostgreSQL unreachable (or timed out) inside a view: 503, retry later; never a 500.
+        log_database_unavailable(exc, context.get("request"))
+        return Response(
+            service_unavailable_body(),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
+        )
     if isinstance(exc, DataError):
         # Values PostgreSQL refuses (numbers out of range, ...) that slipped past
         # a serializer: still the client's fault, never a 500.

