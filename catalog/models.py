@@ -33,6 +33,11 @@ class Theme(TimeStampedModel):
         default=24, help_text="Customers may cancel with a full refund up to this many hours before the start."
     )
     is_active = models.BooleanField(default=True)
+    # Optional venue of its own; blank means the merchant's address.
+    venue_street = models.CharField(max_length=200, blank=True)
+    venue_postcode = models.CharField(max_length=20, blank=True)
+    venue_city = models.CharField(max_length=100, blank=True)
+    venue_country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2 code, e.g. PT.")
     rating_avg = models.DecimalField(max_digits=3, decimal_places=2, default=0)
     review_count = models.PositiveIntegerField(default=0)
     search_vector = models.GeneratedField(

@@ -28,6 +28,12 @@ class MerchantStatus(models.TextChoices):
     SUSPENDED = "suspended", "Suspended"
 
 
+class BookingEmails(models.TextChoices):
+    EACH = "each", "One email per booking"
+    HOURLY = "hourly", "One digest per hour"
+    OFF = "off", "No booking emails"
+
+
 class Merchant(TimeStampedModel):
     owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="merchant")
     name = models.CharField(max_length=200)
@@ -36,6 +42,26 @@ class Merchant(TimeStampedModel):
     timezone = models.CharField(max_length=64, validators=[validate_timezone])
     status = models.CharField(max_length=16, choices=MerchantStatus.choices, default=MerchantStatus.PENDING)
     approved_at = models.DateTimeField(null=True, blank=True)
+    # Venue: where customers go (theme page, emails, the .ics LOCATION). A theme may name its own.
+    street = models.CharField(max_length=200, blank=True)
+    postcode = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2 code, e.g. PT.")
+    # Suspension (set by merchants.services when an admin suspends; cleared on re-approval).
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    suspension_reason = models.TextField(blank=True)
+    suspension_keeps_bookings = models.BooleanField(
+        default=True,
+        help_text="While suspended: keep the upcoming bookings (the merchant still sees participants and "
+        "marks attendance; nothing new can be booked) or they were cancelled and refunded.",
+    )
+    # E-mails to the merchant about bookings.
+    booking_emails = models.CharField(
+        max_length=8,
+        choices=BookingEmails.choices,
+        default=BookingEmails.EACH,
+        help_text="One email per new or cancelled booking, one digest per hour, or none.",
+    )
+    daily_schedule_email = models.BooleanField(default=True, help_text="A daily email with tomorrow's schedule.")
 
     class Meta:
         indexes = [
