@@ -4,6 +4,8 @@ import unicodedata
 import uuid
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -85,6 +87,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         constraints = [
             models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+        ]
+        indexes = [
+            # The admin's booking search by customer name (word prefixes; bookwise.admin_tools). Full-text,
+            # not pg_trgm: the embedded PostgreSQL (pgserver) has no pg_trgm.
+            GinIndex(SearchVector("full_name", config="simple"), name="user_full_name_search_idx"),
         ]
 
     def __str__(self) -> str:

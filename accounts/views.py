@@ -109,6 +109,13 @@ class LoginView(auth_views.LoginView):
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
 
+    def get_default_redirect_url(self):
+        """Without a safe `next`: a merchant lands on their dashboard, a customer on LOGIN_REDIRECT_URL."""
+        # The reverse one-to-one of merchants.Merchant.owner (any status: /merchant/ shows pending or suspended).
+        if hasattr(self.request.user, "merchant"):
+            return reverse("merchant:home")
+        return super().get_default_redirect_url()
+
     def post(self, request, *args, **kwargs):
         wait = form_attempt_wait(
             request, email=request.POST.get("username", ""), throttles=(LoginIPThrottle, LoginEmailThrottle)

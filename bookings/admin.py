@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from bookings.models import Booking, BookingStatusChange
 from bookwise.admin_tools import (
@@ -11,7 +13,11 @@ from bookwise.admin_tools import (
     ServiceOwnedAdminMixin,
     parse_id,
     search_by_id_or_email,
+    themes_titled,
+    users_named,
 )
+from bookwise.money import format_money
+from catalog.models import Slot, Theme
 
 
 class BookingStatusChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -30,18 +36,20 @@ class BookingAdmin(ServiceOwnedAdminMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "slot",
-        "customer",
+        "customer_display",
         "party_size",
         "status",
-        "amount",
-        "currency",
+        "total",
         "expires_at",
         "created_at",
     )
     list_filter = ("status",)
     search_fields = ("id", "customer__email")
-    search_help_text = "A booking id or the customer's exact email address."
-    list_select_related = ("slot", "customer")
+    search_help_text = (
+        "A booking id, the customer's exact email address, or words that start the customer's name "
+        "or the theme's title."
+    )
+    list_select_related = ("slot", "slot__theme", "slot__theme__merchant", "customer")
     # Both are read-only below; should one ever become editable, it must not render a dropdown of millions.
     raw_id_fields = ("slot", "customer")
     # Money and status move only through the booking and payment services. The
@@ -49,13 +57,28 @@ class BookingAdmin(ServiceOwnedAdminMixin, admin.ModelAdmin):
     # editing them here would bypass the slot lock that keeps slots from
     # being oversold. Bookings are made by the join service, never added here,
     # and never deleted (payments and audit rows point at them): cancel instead.
+    fields = (
+        "slot",
+        "customer",
+        "party_size",
+        "status",
+        "total",
+        "payment_link",
+        "refund_links",
+        "expires_at",
+        "confirmed_at",
+        "cancelled_at",
+        "created_at",
+        "updated_at",
+    )
     readonly_fields = (
         "slot",
         "customer",
         "party_size",
         "status",
-        "amount",
-        "currency",
+        "total",
+        "payment_link",
+        "refund_links",
         "expires_at",
         "confirmed_at",
         "cancelled_at",
@@ -66,14 +89,72 @@ class BookingAdmin(ServiceOwnedAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Booking]:
+        return super().get_queryset(request).select_related("slot__theme__merchant", "customer")
+
+    @admin.display(description="Customer", ordering="customer__email")
+    def customer_display(self, booking: Booking) -> str:
+        customer = booking.customer
+        return f"{customer.full_name} <{customer.email}>" if customer.full_name else customer.email
+
+    @admin.display(description="Amount", ordering="amount")
+    def total(self, booking: Booking) -> str:
+        return format_money(booking.amount, booking.currency)
+
+    @admin.display(description="Payment")
+    def payment_link(self, booking: Booking) -> str:
+        from payments.models import Payment
+
+        payment = Payment.objects.filter(booking_id=booking.pk).first()
+        if payment is None:
+            return "-"
+        url = reverse("admin:payments_payment_change", args=[payment.pk])
+        return format_html(
+            '<a href="{}">{}</a> ({}, {})',
+            url,
+            payment.stripe_payment_intent_id or f"Payment {payment.pk}",
+            payment.get_status_display(),
+            format_money(payment.amount, payment.currency),
+        )
+
+    @admin.display(description="Refunds")
+    def refund_links(self, booking: Booking) -> str:
+        from payments.models import Refund
+
+        refunds = Refund.objects.filter(payment__booking_id=booking.pk).select_related("payment").order_by("id")
+        if not refunds:
+            return "-"
+        return format_html_join(
+            ", ",
+            '<a href="{}">Refund {}</a> ({}, {})',
+            (
+                (
+                    reverse("admin:payments_refund_change", args=[refund.pk]),
+                    refund.pk,
+                    refund.get_status_display(),
+                    format_money(refund.amount, refund.payment.currency),
+                )
+                for refund in refunds
+            ),
+        )
+
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Booking], search_term: str
     ) -> tuple[QuerySet[Booking], bool]:
+        """Index-only: an id, an exact email, or word prefixes of the customer's name or the theme's title."""
         term = search_term.strip()
         if not term:
             return queryset, False
         found = search_by_id_or_email(queryset, term, id_field="pk", user_field="customer")
-        return (queryset.none() if found is None else found), False
+        if found is not None:
+            return found, False
+        # Two index paths (the customer's bookings, the theme's slots' bookings) joined as one id set,
+        # so neither side turns into a scan of all bookings.
+        by_customer = Booking.objects.filter(customer__in=users_named(term).values("pk")).values("pk")
+        by_theme = Booking.objects.filter(
+            slot__in=Slot.objects.filter(theme__in=themes_titled(Theme.objects.all(), term).values("pk")).values("pk")
+        ).values("pk")
+        return queryset.filter(pk__in=by_customer.union(by_theme)), False
 
 
 @admin.register(BookingStatusChange)

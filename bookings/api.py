@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -17,7 +18,8 @@ from bookings.models import Booking, BookingStatus
 from bookings.throttles import JoinThrottle
 from bookwise.pagination import DefaultPagination, NewestFirstCursorPagination
 from catalog import selectors as catalog_selectors
-from merchants.permissions import user_manages
+from catalog.models import Slot
+from merchants.permissions import serving_kept_bookings_q, user_serves_kept_bookings
 
 ERROR = inline_serializer("BookingError", {"detail": serializers.CharField(), "code": serializers.CharField()})
 
@@ -70,6 +72,22 @@ class AttendanceSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[BookingStatus.ATTENDED, BookingStatus.NO_SHOW])
 
 
+def _servable_slots(user):
+    """Slots `user` may see, plus those of a merchant suspended with its bookings kept, for its owner."""
+    return Slot.objects.select_related("theme", "theme__merchant").filter(
+        Q(pk__in=catalog_selectors.slot_visible_to(user=user).values("pk"))
+        | serving_kept_bookings_q(user, merchant_path="theme__merchant")
+    )
+
+
+def _servable_bookings(user):
+    """Bookings `user` may see, plus those of a merchant suspended with its bookings kept, for its owner."""
+    return Booking.objects.select_related("slot", "slot__theme", "slot__theme__merchant", "customer").filter(
+        Q(pk__in=selectors.booking_visible_to(user=user).values("pk"))
+        | serving_kept_bookings_q(user, merchant_path="slot__theme__merchant")
+    )
+
+
 class SlotJoinView(GenericAPIView):
     """POST /slots/{id}/join/: hold seats for the caller's party."""
 
@@ -107,8 +125,8 @@ class SlotParticipantsView(GenericAPIView):
 
     @extend_schema(responses={200: ParticipantSerializer(many=True), 403: None, 404: None})
     def get(self, request: Request, slot_id: int) -> Response:
-        slot = get_object_or_404(catalog_selectors.slot_visible_to(user=request.user), pk=slot_id)
-        if not user_manages(request.user, slot.theme.merchant):
+        slot = get_object_or_404(_servable_slots(request.user), pk=slot_id)
+        if not user_serves_kept_bookings(request.user, slot.theme.merchant):
             raise PermissionDenied("Only the slot's merchant may see its participants.")
         page = self.paginate_queryset(selectors.slot_participants(slot_id=slot.pk))
         return self.get_paginated_response(ParticipantSerializer(page, many=True).data)
@@ -160,11 +178,11 @@ class AttendanceView(GenericAPIView):
         data.is_valid(raise_exception=True)
         # Scope first (a booking the caller cannot see is a 404), then the role: the
         # booking's own customer sees it but may not mark it (403, like participants).
-        booking = get_object_or_404(selectors.booking_visible_to(user=request.user), pk=data.validated_data["booking"])
-        if not user_manages(request.user, booking.slot.theme.merchant):
+        booking = get_object_or_404(_servable_bookings(request.user), pk=data.validated_data["booking"])
+        if not user_serves_kept_bookings(request.user, booking.slot.theme.merchant):
             raise PermissionDenied("Only the slot's merchant may mark attendance.")
         booking = services.booking_mark_attendance(
             booking_id=booking.pk, status=data.validated_data["status"], by=request.user
         )
-        booking = selectors.booking_visible_to(user=request.user).get(pk=booking.pk)
+        booking = _servable_bookings(request.user).get(pk=booking.pk)
         return Response(BookingOutSerializer(booking).data)

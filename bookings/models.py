@@ -30,6 +30,8 @@ SETTLED_HOLDING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.ATTENDED, Boo
 # The audit reason of the cancels made by catalog.services.slot_cancel; the
 # cancellation email reads it to tell the customer the merchant cancelled the slot.
 CANCEL_REASON_SLOT_CANCELLED = "slot cancelled by the merchant"
+# The audit reason of the cancels made when an admin suspends a merchant and cancels its bookings.
+CANCEL_REASON_MERCHANT_SUSPENDED = "the merchant was suspended"
 
 
 class Booking(TimeStampedModel):
@@ -106,3 +108,40 @@ class BookingStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.booking_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+class MerchantBookingEvent(models.TextChoices):
+    CONFIRMED = "confirmed", "Confirmed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class MerchantBookingNotice(models.Model):
+    """A booking event the merchant is to be told about (bookings.merchant_notifications).
+
+    Written in the transaction that confirms or cancels the booking, so the event
+    and the promise to report it commit together. `digest` rows wait for the
+    hourly digest; the others are sent one by one. `sent_at` is set in the
+    transaction that sends the email: each event is reported once.
+    """
+
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+")
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="merchant_notices")
+    event = models.CharField(max_length=16, choices=MerchantBookingEvent.choices)
+    digest = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["booking", "event"], name="merchant_notice_one_per_booking_event"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["merchant", "id"],
+                condition=Q(sent_at__isnull=True, digest=True),
+                name="merchant_notice_digest_due_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.booking_id} {self.event} -> merchant {self.merchant_id}"

@@ -16,12 +16,14 @@ from django.utils import timezone
 
 from bookings.ics import CalendarEvent, calendar
 from bookings.models import (
+    CANCEL_REASON_MERCHANT_SUSPENDED,
     CANCEL_REASON_SLOT_CANCELLED,
     SETTLED_HOLDING_STATUSES,
     Booking,
     BookingStatus,
     BookingStatusChange,
 )
+from bookings.policy import booking_cancellation_policy
 from bookwise.emails import Attachment, absolute_url, local_time_range, send_email_once
 from bookwise.models import EmailKind
 
@@ -33,6 +35,7 @@ class CancelledBy(enum.StrEnum):
     MERCHANT = "merchant"  # the merchant cancelled this one booking
     SLOT = "slot"  # the merchant cancelled the whole slot
     ADMIN = "admin"  # platform staff (or no one recorded)
+    SUSPENDED = "suspended"  # platform staff suspended the merchant and cancelled its bookings
 
 
 def _load(booking_id: int) -> Booking | None:
@@ -65,7 +68,7 @@ def booking_ics(booking: Booking, *, stamp: datetime | None = None) -> str:
         starts_at=slot.starts_at,
         ends_at=slot.ends_at,
         summary=theme.title,
-        location=f"{merchant.name}, {merchant.city}",
+        location=theme.venue.one_line,  # the theme's venue, else the merchant's address (catalog.venue)
         description=(
             f"BookWise booking #{booking.pk} for {people} with {merchant.name}.\n"
             f"Your bookings: {absolute_url(reverse('portal:my-bookings'))}"
@@ -85,7 +88,11 @@ def send_booking_confirmed_email(*, booking_id: int) -> bool:
         key=booking.pk,
         to=booking.customer.email,
         template="booking_confirmed",
-        context=_context(booking),
+        # The policy as it stood when the booking was confirmed: "Free cancellation until ..." or no refund.
+        context={
+            **_context(booking),
+            "cancellation_policy": booking_cancellation_policy(booking, now=booking.confirmed_at or timezone.now()),
+        },
         attachments=[Attachment(f"booking-{booking.pk}.ics", booking_ics(booking), "text/calendar")],
     )
 
@@ -100,6 +107,8 @@ def cancelled_by(booking: Booking) -> CancelledBy:
     )
     if change is None or change.changed_by is None:
         return CancelledBy.ADMIN
+    if change.reason == CANCEL_REASON_MERCHANT_SUSPENDED:
+        return CancelledBy.SUSPENDED
     if change.reason == CANCEL_REASON_SLOT_CANCELLED:
         return CancelledBy.SLOT
     if change.changed_by_id == booking.customer_id:

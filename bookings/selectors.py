@@ -92,3 +92,11 @@ def customer_free_upcoming_count(*, customer_id: int, now: datetime | None = Non
     return Booking.objects.filter(
         customer_id=customer_id, status=BookingStatus.CONFIRMED, amount=0, slot__starts_at__gt=now
     ).count()
+
+
+def booking_upcoming_q(now: datetime) -> Q:
+    """Bookings still to come for their customer: holding seats at `now` on a slot that has not started.
+
+    Everything else (cancelled, expired or run-out holds, slots that have started) is past.
+    """
+    return holding_q(now) & Q(slot__starts_at__gt=now)

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bookings.models import SEAT_HOLDING_STATUSES, Booking, BookingStatus, BookingStatusChange
+from bookings.policy import refund_deadline
 from bookings.selectors import customer_free_upcoming_count, customer_unpaid_hold_count, seats_taken
 from bookwise import outbox
 from bookwise.errors import DomainError, InvalidInput
@@ -72,12 +73,18 @@ def _slot_closed_reason(slot: Slot, now: datetime) -> str | None:
     return None
 
 
+def hold_expiry(*, starts_at: datetime, now: datetime) -> datetime:
+    """When an unpaid hold made at `now` runs out: BOOKING_HOLD_MINUTES later, never after the slot's start."""
+    return min(now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES), starts_at)
+
+
 def booking_join(*, slot_id: int, customer, party_size: int = 1, now: datetime | None = None) -> Booking:
     """Hold `party_size` seats on a slot for a customer.
 
-    A paid theme gives a `pending_payment` hold for BOOKING_HOLD_MINUTES; a
-    free theme confirms at once. Raises DomainError slot_full / already_booked /
-    slot_closed / too_many_holds, InvalidInput for a party size out of range.
+    A paid theme gives a `pending_payment` hold for BOOKING_HOLD_MINUTES, cut
+    short at the slot's start (`hold_expiry`); a free theme confirms at once.
+    Raises DomainError slot_full / already_booked / slot_closed /
+    too_many_holds, InvalidInput for a party size out of range.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -148,7 +155,7 @@ def booking_join(*, slot_id: int, customer, party_size: int = 1, now: datetime |
                     status=BookingStatus.CONFIRMED if is_free else BookingStatus.PENDING_PAYMENT,
                     amount=theme.price * party_size,
                     currency=theme.currency,
-                    expires_at=None if is_free else now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES),
+                    expires_at=None if is_free else hold_expiry(starts_at=slot.starts_at, now=now),
                     confirmed_at=now if is_free else None,
                 )
         except IntegrityError:
@@ -168,7 +175,7 @@ def _acts_for_merchant(booking: Booking, by) -> bool:
 
 
 def _customer_refund_deadline(booking: Booking) -> datetime:
-    return booking.slot.starts_at - timedelta(hours=booking.slot.theme.cancellation_cutoff_hours)
+    return refund_deadline(starts_at=booking.slot.starts_at, cutoff_hours=booking.slot.theme.cancellation_cutoff_hours)
 
 
 @dataclass(frozen=True)
@@ -259,7 +266,7 @@ def booking_cancel(*, booking_id: int, by, reason: str = "", now: datetime | Non
             refund = payment_refund_for_booking(
                 booking_id=booking.pk, reason="merchant_cancel" if merchant_side else "customer_cancel"
             )
-        _notify_on_commit("booking_cancelled", booking.pk)
+        _notify_on_commit("booking_cancelled", booking.pk, by=by, reason=reason)
     return CancelResult(booking=booking, refund_amount=refund.amount if refund is not None else 0)
 
 
@@ -274,7 +281,9 @@ def booking_confirm_payment(*, booking_id: int, now: datetime | None = None) -> 
 
     A payment that lands after the hold ran out still confirms the booking when
     the seats are free, under the same slot lock as a join; otherwise the
-    caller must refund it.
+    caller must refund it. A payment that lands once the slot has started is
+    always refunded (the late-payment rule), even for a hold that had not run
+    out by its own clock (holds made before they were cut short at the start).
     """
     now = now or timezone.now()
     slot_id = Booking.objects.filter(pk=booking_id).values_list("slot_id", flat=True).first()
@@ -287,14 +296,22 @@ def booking_confirm_payment(*, booking_id: int, now: datetime | None = None) -> 
             return ConfirmOutcome.ALREADY_CONFIRMED
         if booking.status == BookingStatus.CANCELLED:
             return ConfirmOutcome.MUST_REFUND
-        if booking.status == BookingStatus.PENDING_PAYMENT and booking.expires_at > now:
+        slot_open = slot.status == SlotStatus.OPEN and slot.starts_at > now
+        if booking.status == BookingStatus.PENDING_PAYMENT and booking.expires_at > now and slot_open:
             _transition(booking, BookingStatus.CONFIRMED, reason="payment succeeded", now=now)
         else:
-            # Late payment: the hold ran out (swept or not). Same rules as a join.
+            # Late payment: the hold ran out (swept or not), or the slot started or was cancelled first.
+            # Same rules as a join.
             if booking.status == BookingStatus.PENDING_PAYMENT:
-                _transition(booking, BookingStatus.EXPIRED, reason="hold expired before payment", now=now)
+                if booking.expires_at <= now:
+                    why = "hold expired before payment"
+                elif slot.status != SlotStatus.OPEN:
+                    why = "slot cancelled before payment"
+                else:
+                    why = "slot started before payment"
+                _transition(booking, BookingStatus.EXPIRED, reason=why, now=now)
             free = slot.capacity - seats_taken(slot_id=slot.pk, now=now, exclude_booking_id=booking.pk)
-            still_bookable = slot.status == SlotStatus.OPEN and slot.starts_at > now and booking.party_size <= free
+            still_bookable = slot_open and booking.party_size <= free
             if not still_bookable:
                 return ConfirmOutcome.MUST_REFUND
             try:
@@ -358,12 +375,21 @@ def booking_mark_attendance(*, booking_id: int, status: str, by, now: datetime |
     return booking
 
 
-def _notify_on_commit(event: str, booking_id: int) -> None:
+def _notify_on_commit(event: str, booking_id: int, *, by=None, reason: str = "") -> None:
     """Queue the email task in the caller's transaction (bookwise.outbox); it is sent after commit.
 
-    Caller is inside the transaction that made the change the email reports.
+    Caller is inside the transaction that made the change the email reports
+    and holds the booking row lock. The merchant's notice (an email now, or a
+    line of the hourly digest, per the merchant's choice) is written here too.
     """
     from bookings import tasks
+    from bookings.merchant_notifications import merchant_notice_record
+    from bookings.models import MerchantBookingEvent
 
     task = {"booking_confirmed": tasks.send_booking_confirmed, "booking_cancelled": tasks.send_booking_cancelled}[event]
     outbox.enqueue(task.name, booking_id)
+    merchant_event = {
+        "booking_confirmed": MerchantBookingEvent.CONFIRMED,
+        "booking_cancelled": MerchantBookingEvent.CANCELLED,
+    }[event]
+    merchant_notice_record(booking_id=booking_id, event=merchant_event, by=by, reason=reason)

@@ -32,3 +32,30 @@ def send_booking_confirmed(booking_id: int) -> bool:
 def send_booking_cancelled(booking_id: int) -> bool:
     """Idempotent: a second run sends nothing (bookwise.emails.send_email_once)."""
     return notifications.send_booking_cancelled_email(booking_id=booking_id)
+
+
+# --- Emails to merchants about their bookings (bookings.merchant_notifications) -----------------
+
+
+@shared_task(**EMAIL_TASK_OPTIONS)
+def send_merchant_booking_notice(notice_id: int) -> bool:
+    """Idempotent: the notice is marked sent in the transaction that sends it."""
+    from bookings import merchant_notifications
+
+    return merchant_notifications.send_booking_notice_email(notice_id=notice_id)
+
+
+@shared_task(**RELIABLE_TASK_OPTIONS)
+def send_merchant_booking_digests() -> int:
+    """Periodic (beat, hourly): one digest per merchant of the unreported events. Safe to run concurrently."""
+    from bookings import merchant_notifications
+
+    return merchant_notifications.send_booking_digests()
+
+
+@shared_task(**RELIABLE_TASK_OPTIONS)
+def send_merchant_daily_schedules() -> int:
+    """Periodic (beat, hourly): tomorrow's schedule, once per merchant and local day."""
+    from bookings import merchant_notifications
+
+    return merchant_notifications.send_daily_schedules()

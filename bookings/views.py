@@ -24,6 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from bookings import selectors, services
 from bookings.models import Booking, BookingStatus
+from bookings.policy import booking_cancellation_policy
 from bookwise.errors import DomainError
 from bookwise.money import format_money
 from payments.selectors import payment_state_for_booking, refund_status_by_booking
@@ -70,8 +71,10 @@ def _row(booking: Booking, *, user, now: datetime, reviewed_theme_ids: set[int],
 def my_bookings(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     bookings = _own_bookings(request)
-    upcoming = list(bookings.filter(slot__starts_at__gt=now).order_by("slot__starts_at", "id")[: BOOKINGS_SHOWN + 1])
-    past = list(bookings.filter(slot__starts_at__lte=now).order_by("-slot__starts_at", "-id")[: BOOKINGS_SHOWN + 1])
+    # Cancelled and expired bookings leave "Upcoming" at once, whatever their slot's date.
+    is_upcoming = selectors.booking_upcoming_q(now)
+    upcoming = list(bookings.filter(is_upcoming).order_by("slot__starts_at", "id")[: BOOKINGS_SHOWN + 1])
+    past = list(bookings.exclude(is_upcoming).order_by("-slot__starts_at", "-id")[: BOOKINGS_SHOWN + 1])
     attended_theme_ids = {b.slot.theme_id for b in past if b.status == BookingStatus.ATTENDED}
     reviewed = set()
     if attended_theme_ids:
@@ -107,12 +110,16 @@ def checkout(request: HttpRequest, pk: int) -> HttpResponse:
     if status != BookingStatus.PENDING_PAYMENT or booking.amount == 0:
         messages.info(request, _nothing_to_pay_message(booking, status))
         return redirect("portal:my-bookings")
+    now = timezone.now()
     context = {
         "booking": booking,
         "slot": booking.slot,
         "theme": booking.slot.theme,
         "merchant": booking.slot.theme.merchant,
-        "seconds_left": max(int((booking.expires_at - timezone.now()).total_seconds()), 0),
+        "seconds_left": max(int((min(booking.expires_at, booking.slot.starts_at) - now).total_seconds()), 0),
+        # The hold is cut short at the slot's start (bookings.services.hold_expiry): say which limit it is.
+        "hold_ends_at_start": booking.expires_at >= booking.slot.starts_at,
+        "policy": booking_cancellation_policy(booking, now=now),
     }
     try:
         intent = payment_intent_for_booking(booking_id=booking.pk, customer=request.user)

@@ -7,8 +7,11 @@ links; filtered or searched changelists still count exactly. Pair with
 `show_full_result_count = False`.
 
 Searches on those tables go through indexes only: an exact id, an exact
-email (the users' `LOWER(email)` unique index), an exact Stripe id; never a
-`LIKE '%term%'` scan across a join.
+email (the users' `LOWER(email)` unique index), an exact Stripe id, word
+prefixes of a customer's name or a theme's title (full-text GIN indexes:
+`user_full_name_search_idx`, `theme_search_idx`); never a `LIKE '%term%'`
+scan across a join. (pg_trgm would allow infix matches, but the embedded
+PostgreSQL, pgserver, does not ship it.)
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from django.http import HttpRequest
 from django.utils.functional import cached_property
 
 _ID_RE = re.compile(r"#?([0-9]{1,18})")
+_WORD_RE = re.compile(r"\w+")
+# More words than this in one search are ignored: each one is a GIN lookup.
+_MAX_WORDS = 6
 
 
 def estimated_row_count(queryset: QuerySet) -> int:
@@ -74,6 +80,38 @@ def search_by_id_or_email(queryset: QuerySet, term: str, *, id_field: str, user_
     if "@" in term:
         return queryset.filter(**{f"{user_field}__in": users_with_email(term)})
     return None
+
+
+def prefix_tsquery(term: str) -> str | None:
+    """`anna sch` -> `anna:* & sch:*` (every word a prefix, all required); None when there is no word.
+
+    Only word characters reach the query text, so no input can break the tsquery syntax.
+    """
+    words = _WORD_RE.findall(term.lower())[:_MAX_WORDS]
+    return " & ".join(f"{word}:*" for word in words) or None
+
+
+def users_named(term: str) -> QuerySet:
+    """Users whose full name has every word of `term` as a word prefix (the `user_full_name_search_idx` GIN index)."""
+    from django.contrib.postgres.search import SearchQuery, SearchVector
+
+    query = prefix_tsquery(term)
+    user_model = get_user_model()
+    if query is None:
+        return user_model.objects.none()
+    return user_model.objects.annotate(name_vector=SearchVector("full_name", config="simple")).filter(
+        name_vector=SearchQuery(query, search_type="raw", config="simple")
+    )
+
+
+def themes_titled(theme_queryset: QuerySet, term: str) -> QuerySet:
+    """Themes whose title or description has every word of `term` as a prefix (the `theme_search_idx` index)."""
+    from django.contrib.postgres.search import SearchQuery
+
+    query = prefix_tsquery(term)
+    if query is None:
+        return theme_queryset.none()
+    return theme_queryset.filter(search_vector=SearchQuery(query, search_type="raw", config="english"))
 
 
 class ReadOnlyAdminMixin:

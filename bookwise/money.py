@@ -54,6 +54,45 @@ CURRENCIES: dict[str, Currency] = {
 }
 SUPPORTED_CURRENCIES: tuple[str, ...] = tuple(CURRENCIES)
 DEFAULT_CURRENCY = "usd"
+
+# The currency a merchant in a country most likely sells in (ISO 3166-1 alpha-2 -> a code of
+# CURRENCIES): countries whose own (or official) currency is supported; others get DEFAULT_CURRENCY.
+_COUNTRIES_BY_CURRENCY: dict[str, str] = {
+    # The euro area, its microstates and Montenegro, French overseas departments, Åland.
+    "eur": "AD AT BE CY DE EE ES FI FR GR HR IE IT LT LU LV MC ME MT NL PT SI SK SM VA GF GP MQ RE YT PM BL MF AX",
+    "usd": "US PR GU VI AS MP UM EC SV PA TL FM MH PW BQ TC VG",
+    "gbp": "GB IM JE GG",
+    "chf": "CH LI",
+    "cad": "CA",
+    "aud": "AU CX CC NF KI NR TV",
+    "nzd": "NZ CK NU PN TK",
+    "sek": "SE",
+    "nok": "NO SJ BV",
+    "dkk": "DK FO GL",
+    "pln": "PL",
+    "czk": "CZ",
+    "sgd": "SG",
+    "hkd": "HK",
+    "mxn": "MX",
+    "brl": "BR",
+    "inr": "IN BT",
+    "zar": "ZA LS NA",
+    "aed": "AE",
+    "try": "TR",
+    "jpy": "JP",
+    "krw": "KR",
+}
+COUNTRY_CURRENCIES: dict[str, str] = {
+    country: currency for currency, countries in _COUNTRIES_BY_CURRENCY.items() for country in countries.split()
+}
+assert set(COUNTRY_CURRENCIES.values()) <= set(CURRENCIES)
+
+
+def currency_for_country(country: str | None) -> str:
+    """The supported currency used in `country` (ISO alpha-2, any case), else DEFAULT_CURRENCY."""
+    return COUNTRY_CURRENCIES.get((country or "").strip().upper(), DEFAULT_CURRENCY)
+
+
 # Amounts already stored in a currency that has since left the table are read as
 # two-decimal amounts: what every form assumed before the table existed.
 _LEGACY_EXPONENT = 2

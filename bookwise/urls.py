@@ -1,8 +1,20 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from bookwise.health import HealthView
+
+
+class FaviconRedirect(RedirectView):
+    """Browsers ask for /favicon.ico whatever the page links: send them to the static SVG (its hashed name)."""
+
+    http_method_names = ["get", "head"]
+
+    def get_redirect_url(self, *args, **kwargs) -> str:
+        return static("favicon.svg")
+
 
 api_v1 = [
     path("health/", HealthView.as_view(), name="health"),
@@ -28,6 +40,7 @@ handler404 = "bookwise.errors.not_found"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("favicon.ico", FaviconRedirect.as_view(), name="favicon"),
     path("api/v1/", include(api_v1)),
     # Our subclass of dj-stripe's webhook view (503 when Stripe is unreachable), ahead of dj-stripe's route.
     path("stripe/", include("payments.webhook_urls")),

@@ -17,7 +17,7 @@ class ThemeAdmin(admin.ModelAdmin):
     list_select_related = ("merchant",)
     raw_id_fields = ("merchant",)
     # Maintained by the reviews services on every review create, edit and delete.
-    readonly_fields = ("rating_avg", "review_count", "created_at", "updated_at")
+    readonly_fields = ("price_per_person", "rating_avg", "review_count", "created_at", "updated_at")
     show_full_result_count = False
     paginator = EstimatedCountPaginator
 
@@ -28,11 +28,11 @@ class ThemeAdmin(admin.ModelAdmin):
 
 @admin.register(Slot)
 class SlotAdmin(admin.ModelAdmin):
-    list_display = ("id", "theme", "starts_at", "ends_at", "capacity", "status")
+    list_display = ("id", "__str__", "starts_at", "ends_at", "capacity", "status")
     list_filter = ("status",)
     search_fields = ("id", "theme__id")
     search_help_text = "A slot id or a theme id."
-    list_select_related = ("theme",)
+    list_select_related = ("theme", "theme__merchant")
     raw_id_fields = ("theme",)
     # Cancelling a slot cancels and refunds its bookings: only the cancel service may do it.
     readonly_fields = ("status", "created_at", "updated_at")

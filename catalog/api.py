@@ -53,6 +53,10 @@ class ThemeOutSerializer(serializers.ModelSerializer):
             "rating_avg",
             "review_count",
             "is_active",
+            "venue_street",
+            "venue_postcode",
+            "venue_city",
+            "venue_country",
         ]
         read_only_fields = fields
 
@@ -82,11 +86,20 @@ class ThemeInSerializer(serializers.Serializer):
         max_value=MAX_PRICE,
         help_text="Per person, in the currency's minor unit: cents (2950 = 29.50 EUR), yen for JPY (5000 = ¥5,000).",
     )
-    currency = CurrencyField(required=False, default=money.DEFAULT_CURRENCY)
+    currency = CurrencyField(
+        required=False, help_text="Default: the currency of the merchant's country (USD when none is known)."
+    )
     min_party = serializers.IntegerField(min_value=1, max_value=1000, required=False, default=1)
     max_party = serializers.IntegerField(min_value=1, max_value=1000, required=False, default=6)
     cancellation_cutoff_hours = serializers.IntegerField(min_value=0, max_value=24 * 30, required=False, default=24)
     is_active = serializers.BooleanField(required=False, default=True)
+    # Optional venue of the theme's own; blank fields mean the merchant's address.
+    venue_street = serializers.CharField(max_length=200, allow_blank=True, required=False)
+    venue_postcode = serializers.CharField(max_length=20, allow_blank=True, required=False)
+    venue_city = serializers.CharField(max_length=100, allow_blank=True, required=False)
+    venue_country = serializers.CharField(
+        max_length=2, allow_blank=True, required=False, help_text="ISO 3166-1 alpha-2 code, e.g. PT."
+    )
 
 
 class SlotOutSerializer(serializers.ModelSerializer):
@@ -136,6 +149,12 @@ class ThemeListParams(serializers.Serializer):
     available_from = AwareDateTimeField(required=False)
     available_to = AwareDateTimeField(required=False)
     ordering = serializers.ChoiceField(choices=list(selectors.THEME_ORDERINGS), required=False)
+    currency = CurrencyField(
+        required=False,
+        help_text="With min_price, max_price or ordering=price/-price: list only themes priced in this currency "
+        "(prices are then compared in it). Without it those filters compare the minor-unit numbers as they are. "
+        f"One of: {', '.join(money.SUPPORTED_CURRENCIES)}.",
+    )
 
 
 def _ensure_owner(user, theme: Theme) -> None:
@@ -187,6 +206,7 @@ class ThemeViewSet(
                     available_from=data.get("available_from"),
                     available_to=data.get("available_to"),
                     ordering=data.get("ordering"),
+                    currency=data.get("currency"),
                 )
             )
         return selectors.theme_visible_to(user=self.request.user)

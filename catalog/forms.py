@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django import forms
 
+from bookwise import money
 from catalog import selectors
 from catalog.models import Theme
 
@@ -24,8 +25,10 @@ ORDERING_CHOICES = [
 class CatalogFilterForm(forms.Form):
     """The catalog's search box and filters (GET).
 
-    Prices are typed in major units and compared in each theme's own currency:
-    "at most 30" keeps a $25.00 theme and a ¥20 one, not a ¥3,000 one.
+    Prices are typed in major units of the chosen currency, and a price filter
+    or price ordering lists only themes priced in it: no number is compared
+    across currencies. Without a choice the view picks the most common
+    currency of the results (`selectors.theme_currency_most_common`).
     """
 
     q = forms.CharField(label="Search", required=False, max_length=200)
@@ -36,13 +39,31 @@ class CatalogFilterForm(forms.Form):
     max_price = forms.DecimalField(
         label="Max price per person", required=False, min_value=0, max_value=MAX_PRICE_MAJOR, decimal_places=2
     )
+    currency = forms.ChoiceField(
+        label="Currency",
+        required=False,
+        help_text="Price filters and price sorting list only themes priced in this currency.",
+    )
     date = forms.DateField(
         label="Open seats on",
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="The whole day, in UTC.",
+        help_text="That day in each venue's local time.",
     )
     ordering = forms.ChoiceField(label="Sort by", required=False, choices=ORDERING_CHOICES)
+
+    def __init__(self, *args, currencies: Sequence[str] = (), **kwargs) -> None:
+        """`currencies`: those active themes are priced in (`selectors.theme_currencies_public`)."""
+        super().__init__(*args, **kwargs)
+        codes = list(currencies)
+        # Any supported currency is accepted, even one the cached list does not show yet.
+        asked = str(self.data.get("currency") or "").strip().lower() if self.is_bound else ""
+        if asked in money.CURRENCIES and asked not in codes:
+            codes.append(asked)
+        self.fields["currency"].choices = [("", "Most common")] + [(code, code.upper()) for code in codes]
+
+    def clean_currency(self) -> str:
+        return (self.cleaned_data.get("currency") or "").lower()
 
     def clean(self):
         data = super().clean()
@@ -54,19 +75,17 @@ class CatalogFilterForm(forms.Form):
     def to_filters(self) -> selectors.ThemeFilters:
         """The same filter object the API builds. Call only on a valid form.
 
-        A date becomes the window [00:00, 24:00) UTC of that day: themes with a
-        slot starting then that still has seats.
+        A date keeps themes with a slot starting that calendar day in the
+        merchant's own timezone that still has seats for the smallest party.
         """
         data = self.cleaned_data
-        day = data.get("date")
-        start = datetime.combine(day, time.min, tzinfo=UTC) if day else None
         return selectors.ThemeFilters(
             search=data.get("q") or None,
             city=data.get("city") or None,
             min_price_major=data.get("min_price"),
             max_price_major=data.get("max_price"),
-            available_from=start,
-            available_to=start + timedelta(days=1) if start else None,
+            currency=data.get("currency") or None,
+            available_on_local_day=data.get("date"),
             ordering=data.get("ordering") or None,
         )
 

@@ -67,6 +67,13 @@ class Theme(TimeStampedModel):
     def __str__(self) -> str:
         return self.title
 
+    @property
+    def venue(self):
+        """Where customers go (catalog.venue.Venue): this theme's own venue, else the merchant's address."""
+        from catalog.venue import theme_venue
+
+        return theme_venue(self)
+
 
 class SlotStatus(models.TextChoices):
     OPEN = "open", "Open"
@@ -127,4 +134,10 @@ class Slot(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.theme_id} @ {self.starts_at:%Y-%m-%d %H:%M}"
+        """The theme and the start in the merchant's timezone: "Escape Room, Sat 5 Dec 18:00 Europe/Berlin".
+
+        Reads `theme` and `theme.merchant`: select them with the slot where many are shown (admin lists).
+        """
+        merchant = self.theme.merchant
+        local = self.starts_at.astimezone(merchant.tzinfo)
+        return f"{self.theme.title}, {local:%a} {local.day} {local:%b %H:%M} {merchant.timezone}"

@@ -35,6 +35,11 @@ THEME_EDITABLE_FIELDS = (
     "max_party",
     "cancellation_cutoff_hours",
     "is_active",
+    # Blank: the merchant's address (catalog.venue).
+    "venue_street",
+    "venue_postcode",
+    "venue_city",
+    "venue_country",
 )
 
 
@@ -64,16 +69,33 @@ def _validate_money(fields: dict[str, Any]) -> None:
         raise InvalidInput("invalid_price", f"The price must be between 0 and {MAX_PRICE} minor units.", field="price")
 
 
+def _validate_venue(fields: dict[str, Any]) -> None:
+    """Strip the venue fields in place; `venue_country` must be an ISO 3166-1 alpha-2 code (or blank)."""
+    from merchants.places import countries
+
+    for name in ("venue_street", "venue_postcode", "venue_city", "venue_country"):
+        if name in fields:
+            fields[name] = (fields[name] or "").strip()
+    if fields.get("venue_country"):
+        fields["venue_country"] = fields["venue_country"].upper()
+        if fields["venue_country"] not in countries():
+            raise InvalidInput("invalid_country", "Use an ISO 3166-1 country code, e.g. PT.", field="venue_country")
+
+
 def theme_create(*, merchant: Merchant, **fields: Any) -> Theme:
     data = {k: v for k, v in fields.items() if k in THEME_EDITABLE_FIELDS}
     _validate_party_range(data.get("min_party", 1), data.get("max_party", 6))
+    # No currency given: the one of the merchant's country (bookwise.money.COUNTRY_CURRENCIES).
+    data.setdefault("currency", money.currency_for_country(merchant.country))
     _validate_money(data)
+    _validate_venue(data)
     return Theme.objects.create(merchant=merchant, **data)
 
 
 def theme_update(*, theme: Theme, **fields: Any) -> Theme:
     changes = {k: v for k, v in fields.items() if k in THEME_EDITABLE_FIELDS}
     _validate_money(changes)
+    _validate_venue(changes)
     for name, value in changes.items():
         setattr(theme, name, value)
     _validate_party_range(theme.min_party, theme.max_party)

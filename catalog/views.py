@@ -5,7 +5,7 @@ Thin: parse the form, scope with a selector, call one service, render.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from django.contrib import messages
@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from bookings.models import BookingStatus
+from bookings.policy import cancellation_policy
 from bookings.services import booking_join
 from bookings.throttles import join_attempt_wait
 from bookwise.errors import DomainError
@@ -37,12 +38,23 @@ REVIEWS_SHOWN = 20
 
 @require_safe
 def catalog(request: HttpRequest) -> HttpResponse:
-    form = CatalogFilterForm(request.GET or None)
+    form = CatalogFilterForm(request.GET or None, currencies=selectors.theme_currencies_public())
     page = _page_number(request)
     themes: list[Theme] = []
     has_next = False
+    price_currency = None
+    extra_query: dict[str, str] = {}
     if not form.is_bound or form.is_valid():
         filters = form.to_filters() if form.is_bound else selectors.ThemeFilters()
+        if filters.compares_prices():
+            # Prices are compared within one currency: the chosen one, else the results' most common.
+            if not filters.currency:
+                filters = replace(filters, currency=selectors.theme_currency_most_common(filters=filters))
+                if filters.currency:
+                    # Shown selected, and kept by the page links, so every page compares in the same one.
+                    form.data = form.data.copy()
+                    form.data["currency"] = extra_query["currency"] = filters.currency
+            price_currency = filters.currency
         # Page by offset, fetching one row more than shown to know whether a next
         # page exists: no COUNT(*) over the whole catalog (same as the API).
         offset = (page - 1) * PAGE_SIZE
@@ -58,8 +70,9 @@ def catalog(request: HttpRequest) -> HttpResponse:
             "form": form,
             "themes": themes,
             "page": page,
-            "next_url": _page_url(request, page + 1) if has_next else None,
-            "previous_url": _page_url(request, page - 1) if page > 1 else None,
+            "price_currency": price_currency,
+            "next_url": _page_url(request, page + 1, extra_query) if has_next else None,
+            "previous_url": _page_url(request, page - 1, extra_query) if page > 1 else None,
         },
     )
 
@@ -72,8 +85,10 @@ def _page_number(request: HttpRequest) -> int:
     return min(max(page, 1), MAX_PAGE)
 
 
-def _page_url(request: HttpRequest, page: int) -> str:
+def _page_url(request: HttpRequest, page: int, extra: dict[str, str] | None = None) -> str:
     query = request.GET.copy()
+    for key, value in (extra or {}).items():
+        query[key] = value
     if page <= 1:
         query.pop("page", None)
     else:
@@ -129,6 +144,20 @@ def _render_theme(request: HttpRequest, theme: Theme, form: BookSlotForm, *, sta
             theme_id=theme.pk, start=now, end=now + timedelta(days=SCHEDULE_DAYS), now=now
         ).filter(status=SlotStatus.OPEN)[:MAX_SLOTS_SHOWN]
     )
+    selected_slot = str(form["slot"].value() or "")
+    selected_warning = ""
+    for slot in slots:
+        # Fewer seats than the smallest party cannot be sold: shown as full (seats_left stays true in the API).
+        slot.seats_bookable = selectors.bookable_seats(seats_left=slot.seats_left, min_party=theme.min_party)
+        slot.refund_warning = cancellation_policy(
+            starts_at=slot.starts_at,
+            cutoff_hours=theme.cancellation_cutoff_hours,
+            paid=theme.price > 0,
+            tz_name=theme.merchant.timezone,
+            now=now,
+        ).warning
+        if str(slot.pk) == selected_slot and slot.seats_bookable:
+            selected_warning = slot.refund_warning
     user = request.user
     can_review = user.is_authenticated and (
         has_reviewed(user=user, theme_id=theme.pk) or has_attended(user=user, theme_id=theme.pk)
@@ -145,7 +174,8 @@ def _render_theme(request: HttpRequest, theme: Theme, form: BookSlotForm, *, sta
             "reviews": list(review_list_for_theme(theme_id=theme.pk)[:REVIEWS_SHOWN]),
             "can_review": can_review,
             "form": form,
-            "selected_slot": str(form["slot"].value() or ""),
+            "selected_slot": selected_slot,
+            "selected_warning": selected_warning,
             "party_size": form.party_size_value(),
             "bookable": theme.is_active and theme.merchant.status == MerchantStatus.APPROVED,
         },

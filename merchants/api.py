@@ -16,16 +16,51 @@ from rest_framework.response import Response
 
 from accounts.permissions import IsPlatformAdmin
 from bookwise.pagination import NewestFirstCursorPagination
-from merchants.models import Merchant
+from merchants.models import BookingEmails, Merchant
 from merchants.selectors import merchant_list_public, merchant_of, merchant_visible_to
-from merchants.services import merchant_apply, merchant_approve, merchant_suspend
+from merchants.services import merchant_apply, merchant_approve, merchant_suspend, merchant_update_settings
 
 
 class MerchantOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Merchant
-        fields = ("id", "name", "description", "city", "timezone", "status", "created_at")
+        fields = (
+            "id",
+            "name",
+            "description",
+            "street",
+            "postcode",
+            "city",
+            "country",
+            "timezone",
+            "status",
+            "created_at",
+        )
         read_only_fields = fields
+
+
+class MerchantOwnSerializer(MerchantOutputSerializer):
+    """The owner's view of their profile: also how they hear about bookings."""
+
+    class Meta(MerchantOutputSerializer.Meta):
+        fields = (*MerchantOutputSerializer.Meta.fields, "booking_emails", "daily_schedule_email")
+        read_only_fields = fields
+
+
+class MerchantSettingsInputSerializer(serializers.Serializer):
+    """What the owner may change (PATCH, every field optional); status fields are the admins'."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(max_length=5000, allow_blank=True, required=False)
+    street = serializers.CharField(max_length=200, allow_blank=True, required=False)
+    postcode = serializers.CharField(max_length=20, allow_blank=True, required=False)
+    city = serializers.CharField(max_length=100, required=False)
+    country = serializers.CharField(
+        max_length=2, allow_blank=True, required=False, help_text="ISO 3166-1 alpha-2 code, e.g. PT."
+    )
+    timezone = serializers.CharField(max_length=64, required=False, help_text="IANA timezone, e.g. Europe/Paris.")
+    booking_emails = serializers.ChoiceField(choices=BookingEmails.choices, required=False)
+    daily_schedule_email = serializers.BooleanField(required=False)
 
 
 class MerchantApplyInputSerializer(serializers.Serializer):
@@ -35,6 +70,21 @@ class MerchantApplyInputSerializer(serializers.Serializer):
     description = serializers.CharField(max_length=5000, allow_blank=True, required=False, default="")
     city = serializers.CharField(max_length=100)
     timezone = serializers.CharField(max_length=64, help_text="IANA timezone, e.g. Europe/Paris.")
+    # The venue address (optional): shown on theme pages, in booking emails and calendar files.
+    street = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
+    postcode = serializers.CharField(max_length=20, allow_blank=True, required=False, default="")
+    country = serializers.CharField(
+        max_length=2, allow_blank=True, required=False, default="", help_text="ISO 3166-1 alpha-2 code, e.g. PT."
+    )
+
+
+class MerchantSuspendInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, help_text="Why: the merchant is told by email.")
+    keep_bookings = serializers.BooleanField(
+        default=True,
+        help_text="true: the upcoming bookings stay (the owner still sees participants and marks attendance); "
+        "false: they are all cancelled and refunded, each customer told by email.",
+    )
 
 
 class MerchantErrorSerializer(serializers.Serializer):
@@ -103,15 +153,26 @@ class MerchantViewSet(viewsets.GenericViewSet):
         return Response(MerchantOutputSerializer(merchant).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
+        methods=["GET"],
         summary="The caller's own merchant profile",
-        responses={200: MerchantOutputSerializer, 401: _UNAUTHENTICATED, 404: _NOT_FOUND},
+        responses={200: MerchantOwnSerializer, 401: _UNAUTHENTICATED, 404: _NOT_FOUND},
     )
-    @action(detail=False, methods=["get"])
+    @extend_schema(
+        methods=["PATCH"],
+        summary="Change the caller's own profile: venue address, timezone, booking emails",
+        request=MerchantSettingsInputSerializer,
+        responses={200: MerchantOwnSerializer, 400: _VALIDATION_ERROR, 401: _UNAUTHENTICATED, 404: _NOT_FOUND},
+    )
+    @action(detail=False, methods=["get", "patch"])
     def me(self, request: Request) -> Response:
         merchant = merchant_of(user=request.user)
         if merchant is None:
             raise NotFound("You have no merchant profile.")
-        return Response(MerchantOutputSerializer(merchant).data)
+        if request.method == "PATCH":
+            data = MerchantSettingsInputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            merchant = merchant_update_settings(merchant=merchant, **data.validated_data)
+        return Response(MerchantOwnSerializer(merchant).data)
 
     @extend_schema(
         summary="Approve a merchant (admin)",
@@ -126,9 +187,10 @@ class MerchantViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Suspend a merchant (admin)",
-        description="approved -> suspended; the owner's role goes back to `customer` and the merchant's "
-        "themes leave the public catalog. Idempotent.",
-        request=None,
+        description="approved -> suspended, with a reason the merchant is emailed; the owner's role goes back to "
+        "`customer` and the merchant's themes leave the public catalog. The upcoming bookings are kept or "
+        "cancelled and refunded (`keep_bookings`). Idempotent.",
+        request=MerchantSuspendInputSerializer,
         responses={
             200: MerchantOutputSerializer,
             401: _UNAUTHENTICATED,
@@ -139,5 +201,8 @@ class MerchantViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def suspend(self, request: Request, pk: str | None = None) -> Response:
-        merchant = merchant_suspend(merchant=self.get_object(), by=request.user)
+        merchant = self.get_object()
+        data = MerchantSuspendInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        merchant = merchant_suspend(merchant=merchant, by=request.user, **data.validated_data).merchant
         return Response(MerchantOutputSerializer(merchant).data)

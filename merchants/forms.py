@@ -7,6 +7,7 @@ slot) or local dates and times they resolve themselves (weekly schedule).
 
 from __future__ import annotations
 
+import functools
 import re
 import zoneinfo
 from datetime import UTC, date, datetime, time, timedelta
@@ -19,7 +20,10 @@ from bookings.models import BookingStatus
 from bookwise import money
 from bookwise.errors import DomainError, InvalidInput
 from catalog.services import MAX_PRICE, SCHEDULE_MAX_DAYS, SLOT_MAX_DAYS_AHEAD
-from merchants.models import _iana_timezones
+from catalog.venue import Venue
+from merchants import places
+from merchants.models import BookingEmails
+from merchants.services import SETTINGS_FIELDS
 
 MAX_CAPACITY = 10_000
 MAX_TIMES_PER_DAY = 48
@@ -51,8 +55,37 @@ def local_to_utc(day: date, at: time, tz: zoneinfo.ZoneInfo) -> datetime | None:
     return as_utc
 
 
-def _timezone_choices() -> list[tuple[str, str]]:
-    return [("", "Choose a timezone")] + [(name, name.replace("_", " ")) for name in sorted(_iana_timezones())]
+class TimezoneField(forms.ChoiceField):
+    """The curated zones of merchants.places, grouped by region (optgroups).
+
+    Unset, static/js/timezone_select.js picks the browser's zone
+    (`Intl.DateTimeFormat().resolvedOptions().timeZone`) when it is in the list.
+    """
+
+    def __init__(self, *, keep: str = "", **kwargs) -> None:
+        kwargs.setdefault("label", "Timezone")
+        kwargs.setdefault("help_text", "Your slots are scheduled and shown in this timezone.")
+        super().__init__(
+            choices=functools.partial(places.timezone_choices, keep=keep),
+            widget=forms.Select(attrs={"data-timezone-select": ""}),
+            **kwargs,
+        )
+
+
+class CountryField(forms.ChoiceField):
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("label", "Country")
+        kwargs.setdefault("required", False)
+        super().__init__(choices=places.country_choices, **kwargs)
+
+
+def _address_fields(prefix: str = "", *, city_required: bool = True) -> dict[str, forms.Field]:
+    return {
+        f"{prefix}street": forms.CharField(label="Street and number", max_length=200, required=False),
+        f"{prefix}postcode": forms.CharField(label="Postcode", max_length=20, required=False),
+        f"{prefix}city": forms.CharField(label="City", max_length=100, required=city_required),
+        f"{prefix}country": CountryField(),
+    }
 
 
 class MerchantApplyForm(forms.Form):
@@ -60,12 +93,40 @@ class MerchantApplyForm(forms.Form):
     description = forms.CharField(
         label="Description", required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 4})
     )
-    city = forms.CharField(label="City", max_length=100)
-    timezone = forms.ChoiceField(
-        label="Timezone",
-        choices=_timezone_choices,
-        help_text="Your slots are scheduled and shown in this timezone.",
+    street, postcode, city, country = _address_fields().values()
+    timezone = TimezoneField()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["street"].help_text = "Where customers go; shown on your theme pages and in booking emails."
+        self.fields["country"].help_text = "Your themes' prices default to its currency."
+
+
+class MerchantSettingsForm(MerchantApplyForm):
+    """The owner's profile: venue address, timezone, and how they hear about bookings."""
+
+    booking_emails = forms.ChoiceField(
+        label="Emails about bookings", choices=BookingEmails.choices, widget=forms.RadioSelect
     )
+    daily_schedule_email = forms.BooleanField(label="Send me tomorrow's schedule every evening", required=False)
+
+    def __init__(self, *args, merchant, **kwargs) -> None:
+        kwargs.setdefault("initial", {name: getattr(merchant, name) for name in SETTINGS_FIELDS})
+        super().__init__(*args, **kwargs)
+        self.fields["timezone"] = TimezoneField(keep=merchant.timezone)
+        self.fields["timezone"].help_text = (
+            "Slots are shown in this timezone; changing it keeps each slot's moment in time, so their local times move."
+        )
+
+    def changes(self) -> dict:
+        return {name: self.cleaned_data[name] for name in SETTINGS_FIELDS if name in self.cleaned_data}
+
+
+def theme_venue_default(merchant) -> str:
+    """The merchant's own address, as a theme without a venue of its own shows it."""
+    return Venue(
+        name="", street=merchant.street, postcode=merchant.postcode, city=merchant.city, country=merchant.country
+    ).address
 
 
 class CurrencyField(forms.ChoiceField):
@@ -84,6 +145,8 @@ class CurrencyField(forms.ChoiceField):
 
 
 class ThemeForm(forms.Form):
+    """A theme; given the merchant, a new one's currency defaults to the merchant country's."""
+
     title = forms.CharField(label="Title", max_length=200)
     description = forms.CharField(
         label="Description", required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 5})
@@ -105,6 +168,16 @@ class ThemeForm(forms.Form):
     cancellation_cutoff_hours = forms.IntegerField(
         label="Free cancellation until (hours before start)", min_value=0, max_value=24 * 30, initial=24
     )
+    venue_street, venue_postcode, venue_city, venue_country = _address_fields("venue_", city_required=False).values()
+
+    def __init__(self, *args, merchant=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if merchant is not None and "currency" not in self.initial:
+            self.initial["currency"] = money.currency_for_country(merchant.country)
+        self.fields["venue_street"].help_text = (
+            "Only if this theme takes place somewhere else: leave the venue blank to use your business address"
+            + (f" ({theme_venue_default(merchant)})." if merchant is not None and merchant.street else ".")
+        )
 
     def clean(self):
         data = super().clean()
@@ -140,6 +213,10 @@ class ThemeForm(forms.Form):
             "max_party": theme.max_party,
             "cancellation_cutoff_hours": theme.cancellation_cutoff_hours,
             "is_active": theme.is_active,
+            "venue_street": theme.venue_street,
+            "venue_postcode": theme.venue_postcode,
+            "venue_city": theme.venue_city,
+            "venue_country": theme.venue_country,
         }
 
 
@@ -147,6 +224,13 @@ class ThemeEditForm(ThemeForm):
     is_active = forms.BooleanField(
         label="Listed in the catalog", required=False, help_text="Unticked, customers cannot find or book it."
     )
+
+
+def _default_capacity(form: forms.Form, theme) -> None:
+    """A slot's capacity starts at the theme's largest party (one group per slot, the common case)."""
+    if theme is not None and "capacity" not in form.initial:
+        form.initial["capacity"] = theme.max_party
+        form.fields["capacity"].help_text = f"Starts at this theme's largest party, {theme.max_party}."
 
 
 def _bounded_date(value: date, today: date) -> None:
@@ -167,10 +251,11 @@ class SlotForm(forms.Form):
     )
     capacity = forms.IntegerField(label="Capacity (people)", min_value=0, max_value=MAX_CAPACITY)
 
-    def __init__(self, *args, merchant, **kwargs) -> None:
+    def __init__(self, *args, merchant, theme=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.merchant = merchant
         self.fields["time"].help_text = f"Local time in {merchant.timezone}."
+        _default_capacity(self, theme)
 
     def clean_date(self):
         value = self.cleaned_data["date"]
@@ -225,10 +310,11 @@ class ScheduleForm(forms.Form):
     )
     capacity = forms.IntegerField(label="Capacity (people per slot)", min_value=0, max_value=MAX_CAPACITY)
 
-    def __init__(self, *args, merchant, **kwargs) -> None:
+    def __init__(self, *args, merchant, theme=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.merchant = merchant
         self.fields["times"].help_text += f" Local time in {merchant.timezone}."
+        _default_capacity(self, theme)
 
     def clean_times(self) -> list[time]:
         return parse_times(self.cleaned_data["times"])

@@ -29,3 +29,28 @@ def send_merchant_approved_email(*, merchant_id: int) -> bool:
             "portal_url": absolute_url(reverse("merchant:home")),
         },
     )
+
+
+def send_merchant_suspended_email(*, merchant_id: int) -> bool:
+    """To the owner: why the merchant was suspended and what happens to the upcoming bookings.
+
+    Once per suspension (the key holds `suspended_at`). Nothing when the merchant was
+    re-approved before the task ran.
+    """
+    merchant = Merchant.objects.select_related("owner").filter(pk=merchant_id).first()
+    if merchant is None or merchant.status != MerchantStatus.SUSPENDED or merchant.suspended_at is None:
+        return False
+    owner = merchant.owner
+    return send_email_once(
+        kind=EmailKind.MERCHANT_SUSPENDED,
+        key=f"{merchant.pk}@{merchant.suspended_at.timestamp():.6f}",
+        to=owner.email,
+        template="merchant_suspended",
+        context={
+            "merchant": merchant,
+            "owner_name": owner.full_name or owner.email,
+            "reason": merchant.suspension_reason,
+            "keeps_bookings": merchant.suspension_keeps_bookings,
+            "portal_url": absolute_url(reverse("merchant:home")),
+        },
+    )

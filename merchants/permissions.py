@@ -4,6 +4,11 @@ A user acts for a merchant profile when they are a platform admin, or its
 owner while the profile is approved. A pending or suspended owner has no
 merchant powers at all: not over their themes and slots, and not over the
 bookings on them or the personal data of the people who booked.
+
+One narrow exception: when the admin who suspended a merchant chose to keep
+its bookings (`Merchant.suspension_keeps_bookings`), the owner may still serve
+them: see the participants of their slots and mark attendance
+(`user_serves_kept_bookings`, asked by those two places only).
 """
 
 from __future__ import annotations
@@ -42,3 +47,44 @@ def managed_by_owner_q(user, *, merchant_path: str = "merchant") -> Q:
     if not (user and user.is_authenticated):
         return Q(pk__in=[])
     return Q(**{f"{merchant_path}__owner": user, f"{merchant_path}__status": MerchantStatus.APPROVED})
+
+
+def _keeps_bookings_for(user, merchant: Merchant) -> bool:
+    return bool(
+        user
+        and user.is_authenticated
+        and merchant.owner_id == user.pk
+        and merchant.status == MerchantStatus.SUSPENDED
+        and merchant.suspension_keeps_bookings
+    )
+
+
+def user_serves_kept_bookings(user, merchant: Merchant) -> bool:
+    """May `user` see the participants of `merchant`'s slots and mark their attendance?
+
+    Whoever manages the merchant, and also its suspended owner when the suspension
+    kept the bookings. Only the participants list and attendance ask this: every
+    other power stays with `user_manages`.
+    """
+    return user_manages(user, merchant) or _keeps_bookings_for(user, merchant)
+
+
+def serving_kept_bookings_q(user, *, merchant_path: str = "merchant") -> Q:
+    """Rows of the merchant that `user` owns, suspended with its bookings kept (see `user_serves_kept_bookings`)."""
+    if not (user and user.is_authenticated):
+        return Q(pk__in=[])
+    return Q(
+        **{
+            f"{merchant_path}__owner": user,
+            f"{merchant_path}__status": MerchantStatus.SUSPENDED,
+            f"{merchant_path}__suspension_keeps_bookings": True,
+        }
+    )
+
+
+def user_kept_bookings_merchant(user) -> Merchant | None:
+    """The caller's own merchant profile when it is suspended with its bookings kept, else None."""
+    if not (user and user.is_authenticated):
+        return None
+    merchant = getattr(user, "merchant", None)
+    return merchant if merchant is not None and _keeps_bookings_for(user, merchant) else None

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
-from bookings.models import Booking, BookingStatus
+from bookings.models import SETTLED_HOLDING_STATUSES, Booking, BookingStatus
 from bookings.selectors import holding_q
 from catalog.models import Slot, SlotStatus, Theme
 from merchants.models import Merchant, MerchantStatus
@@ -106,3 +106,57 @@ def slot_cancel_impact(*, slot: Slot, now: datetime | None = None) -> SlotCancel
         refunds=Count("id", filter=Q(status=BookingStatus.CONFIRMED, amount__gt=0)),
     )
     return SlotCancelImpact(**counts)
+
+
+# --- Paid and held seats; the week view ------------------------------------------------
+
+
+def _seats_subquery(status_q: Q) -> Coalesce:
+    seats = (
+        Booking.objects.filter(status_q, slot_id=OuterRef("pk"))
+        .order_by()
+        .values("slot_id")
+        .annotate(n=Sum("party_size"))
+        .values("n")
+    )
+    return Coalesce(Subquery(seats, output_field=IntegerField()), Value(0))
+
+
+def with_paid_and_held(qs: QuerySet[Slot], *, now: datetime | None = None) -> QuerySet[Slot]:
+    """Annotate `seats_paid` (confirmed, attended, no-show) and `seats_held` (unpaid holds not yet run out)."""
+    now = now or timezone.now()
+    return qs.annotate(
+        seats_paid=_seats_subquery(Q(status__in=SETTLED_HOLDING_STATUSES)),
+        seats_held=_seats_subquery(Q(status=BookingStatus.PENDING_PAYMENT, expires_at__gt=now)),
+    )
+
+
+def week_bounds(*, week_start: date, tz) -> tuple[datetime, datetime]:
+    """The first instant of `week_start` and of the day seven days later, as local midnights in `tz`.
+
+    Built day by day from local midnights, so a week with a daylight-saving change is
+    167 or 169 hours long, as the merchant's calendar says.
+    """
+    return (
+        datetime.combine(week_start, time.min, tzinfo=tz),
+        datetime.combine(week_start + timedelta(days=7), time.min, tzinfo=tz),
+    )
+
+
+def merchant_week_slots(*, merchant: Merchant, week_start: date, now: datetime | None = None) -> list[Slot]:
+    """The merchant's slots (cancelled ones excluded) starting in the local week from `week_start`.
+
+    Each slot carries `seats_paid`, `seats_held` and `week_bookings`: the bookings
+    holding seats at `now`, oldest first, with their customers (three queries in all).
+    """
+    now = now or timezone.now()
+    start, end = week_bounds(week_start=week_start, tz=merchant.tzinfo)
+    bookings = Booking.objects.filter(holding_q(now)).select_related("customer").order_by("created_at", "id")
+    qs = (
+        merchant_slots(merchant=merchant)
+        .filter(starts_at__gte=start, starts_at__lt=end)
+        .exclude(status=SlotStatus.CANCELLED)
+        .prefetch_related(Prefetch("bookings", queryset=bookings, to_attr="week_bookings"))
+        .order_by("starts_at", "id")
+    )
+    return list(with_paid_and_held(qs, now=now))

@@ -7,6 +7,8 @@ suspended -> `customer`), except for platform admins, whose role never moves.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -15,10 +17,17 @@ from django.utils import timezone as dj_timezone
 from accounts.models import Role, User
 from bookwise import outbox
 from bookwise.errors import DomainError, Forbidden, InvalidInput
-from merchants import tasks
+from merchants import places, tasks
 from merchants.models import Merchant, MerchantStatus, validate_timezone
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SuspendResult:
+    merchant: Merchant
+    cancelled: int = 0  # upcoming bookings cancelled (when the admin chose not to keep them)
+    refunded: int = 0  # of which had a payment, refunded in full
 
 
 def _require_admin(by: User) -> None:
@@ -34,12 +43,23 @@ def _set_owner_role(owner: User, role: str) -> None:
     owner.save(update_fields=["role"])
 
 
-def merchant_apply(*, user: User, name: str, description: str, city: str, timezone: str) -> Merchant:
-    """Create the caller's merchant profile, pending an admin's approval."""
+def merchant_apply(
+    *,
+    user: User,
+    name: str,
+    description: str,
+    city: str,
+    timezone: str,
+    street: str = "",
+    postcode: str = "",
+    country: str = "",
+) -> Merchant:
+    """Create the caller's merchant profile, pending an admin's approval. The venue address is optional."""
     try:
         validate_timezone(timezone)
     except ValidationError as exc:
         raise InvalidInput("invalid_timezone", exc.messages[0], field="timezone") from exc
+    country = _valid_country(country)
 
     if Merchant.objects.filter(owner=user).exists():
         raise DomainError("already_merchant", "You already have a merchant profile.")
@@ -50,6 +70,9 @@ def merchant_apply(*, user: User, name: str, description: str, city: str, timezo
         description=description.strip(),
         city=city.strip(),
         timezone=timezone,
+        street=street.strip(),
+        postcode=postcode.strip(),
+        country=country,
         status=MerchantStatus.PENDING,
     )
     try:
@@ -72,37 +95,161 @@ def merchant_apply(*, user: User, name: str, description: str, city: str, timezo
 
 
 def merchant_approve(*, merchant: Merchant, by: User) -> Merchant:
-    """pending/suspended -> approved; the owner becomes a `merchant`. Approving twice changes nothing."""
+    """pending/suspended -> approved; the owner becomes a `merchant`. Approving twice changes nothing.
+
+    Only the first approval sends the welcome email (`approved_at` is set once and
+    kept); a re-approval after a suspension clears the suspension fields quietly.
+    """
     _require_admin(by)
     with transaction.atomic():
         locked = Merchant.objects.select_for_update(of=("self",)).select_related("owner").get(pk=merchant.pk)
         if locked.status == MerchantStatus.APPROVED:
             return locked
+        first_approval = locked.approved_at is None
         locked.status = MerchantStatus.APPROVED
-        locked.approved_at = dj_timezone.now()
-        locked.save(update_fields=["status", "approved_at", "updated_at"])
+        if first_approval:
+            locked.approved_at = dj_timezone.now()
+        locked.suspended_at = None
+        locked.suspension_reason = ""
+        locked.suspension_keeps_bookings = True
+        locked.save(
+            update_fields=[
+                "status",
+                "approved_at",
+                "suspended_at",
+                "suspension_reason",
+                "suspension_keeps_bookings",
+                "updated_at",
+            ]
+        )
         _set_owner_role(locked.owner, Role.MERCHANT)
-        # The owner hears about it once the approval is committed (merchants.tasks).
-        outbox.enqueue(tasks.send_merchant_approved.name, locked.pk)
+        if first_approval:
+            # The owner hears about it once the approval is committed (merchants.tasks).
+            outbox.enqueue(tasks.send_merchant_approved.name, locked.pk)
     logger.info("merchant %s approved by %s", locked.pk, by.pk)
     return locked
 
 
-def merchant_suspend(*, merchant: Merchant, by: User) -> Merchant:
-    """approved -> suspended; the owner goes back to `customer`. Suspending twice changes nothing.
+def merchant_suspend(
+    *, merchant: Merchant, by: User, reason: str, keep_bookings: bool = True, now: datetime | None = None
+) -> SuspendResult:
+    """approved -> suspended, with a reason the merchant is told by email; the owner goes back to `customer`.
 
-    The merchant's themes leave the public catalog because the catalog only
-    lists themes of approved merchants; nothing else is rewritten here.
+    The merchant's themes leave the public catalog (it lists approved merchants'
+    themes only) and nothing new can be booked. The upcoming bookings are either
+    kept (`keep_bookings`: the owner still sees their participants and marks
+    attendance, merchants.permissions.user_serves_kept_bookings) or cancelled
+    and refunded in full through bookings.services.booking_cancel, each with
+    the usual cancellation email. All in one transaction. Suspending twice
+    changes nothing.
     """
+    from bookings.models import CANCEL_REASON_MERCHANT_SUSPENDED
+    from bookings.services import booking_cancel
+
     _require_admin(by)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("reason_required", "Say why the merchant is suspended: they are told.", field="reason")
+    now = now or dj_timezone.now()
     with transaction.atomic():
         locked = Merchant.objects.select_for_update(of=("self",)).select_related("owner").get(pk=merchant.pk)
         if locked.status == MerchantStatus.SUSPENDED:
-            return locked
+            return SuspendResult(merchant=locked)
         if locked.status != MerchantStatus.APPROVED:
             raise DomainError("merchant_not_approved", "Only an approved merchant can be suspended.")
         locked.status = MerchantStatus.SUSPENDED
-        locked.save(update_fields=["status", "updated_at"])
+        locked.suspended_at = now
+        locked.suspension_reason = reason
+        locked.suspension_keeps_bookings = keep_bookings
+        locked.save(
+            update_fields=["status", "suspended_at", "suspension_reason", "suspension_keeps_bookings", "updated_at"]
+        )
         _set_owner_role(locked.owner, Role.CUSTOMER)
-    logger.info("merchant %s suspended by %s", locked.pk, by.pk)
+        cancelled, refunded = 0, 0
+        if not keep_bookings:
+            ids = (
+                suspension_affected_bookings(merchant_id=locked.pk, now=now).order_by("pk").values_list("pk", flat=True)
+            )
+            for booking_id in list(ids):
+                result = booking_cancel(booking_id=booking_id, by=by, reason=CANCEL_REASON_MERCHANT_SUSPENDED, now=now)
+                cancelled += 1
+                refunded += result.refund_amount > 0
+        outbox.enqueue(tasks.send_merchant_suspended.name, locked.pk)
+    logger.info("merchant %s suspended by %s (%s bookings cancelled)", locked.pk, by.pk, cancelled)
+    return SuspendResult(merchant=locked, cancelled=cancelled, refunded=refunded)
+
+
+def suspension_affected_bookings(*, merchant_id: int, now: datetime | None = None):
+    """The merchant's active bookings (confirmed, or an unpaid hold still running) on slots still to come.
+
+    What a suspension affects; the admin's suspend page lists them. Oldest slot first.
+    """
+    from bookings.models import Booking, BookingStatus
+    from bookings.selectors import holding_q
+
+    now = now or dj_timezone.now()
+    return (
+        Booking.objects.filter(
+            slot__theme__merchant_id=merchant_id,
+            slot__starts_at__gt=now,
+            status__in=(BookingStatus.CONFIRMED, BookingStatus.PENDING_PAYMENT),
+        )
+        .filter(holding_q(now))
+        .select_related("customer", "slot", "slot__theme", "slot__theme__merchant")
+        .order_by("slot__starts_at", "pk")
+    )
+
+
+def _valid_country(country: str) -> str:
+    """`"pt"` -> `"PT"`; blank stays blank; anything that is not an ISO 3166-1 alpha-2 code is refused."""
+    code = (country or "").strip().upper()
+    if code and code not in places.countries():
+        raise InvalidInput(
+            "invalid_country", f"{country!r} is not an ISO 3166-1 country code (e.g. PT).", field="country"
+        )
+    return code
+
+
+# What the owner may change on their own profile (merchant_update_settings); status fields are the admins'.
+SETTINGS_FIELDS = (
+    "name",
+    "description",
+    "street",
+    "postcode",
+    "city",
+    "country",
+    "timezone",
+    "booking_emails",
+    "daily_schedule_email",
+)
+
+
+def merchant_update_settings(*, merchant: Merchant, **changes) -> Merchant:
+    """The owner edits their profile: venue address, timezone, booking emails. Only SETTINGS_FIELDS.
+
+    Slots keep their instant when the timezone changes (they are stored in UTC); only their local display moves.
+    """
+    unknown = set(changes) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise InvalidInput("invalid", f"Cannot change {', '.join(sorted(unknown))}.", field=sorted(unknown)[0])
+    if "timezone" in changes:
+        try:
+            validate_timezone(changes["timezone"])
+        except ValidationError as exc:
+            raise InvalidInput("invalid_timezone", exc.messages[0], field="timezone") from exc
+    if "country" in changes:
+        changes["country"] = _valid_country(changes["country"])
+    with transaction.atomic():
+        locked = Merchant.objects.select_for_update(of=("self",)).get(pk=merchant.pk)
+        if locked.status == MerchantStatus.SUSPENDED:
+            # Like the portal's settings page: a suspended merchant changes nothing until re-approved.
+            raise Forbidden("merchant_suspended", "Your merchant account is suspended.")
+        for name, value in changes.items():
+            setattr(locked, name, value.strip() if isinstance(value, str) and name != "timezone" else value)
+        try:
+            locked.full_clean(exclude=["owner"], validate_unique=False, validate_constraints=False)
+        except ValidationError as exc:
+            field, messages = next(iter(exc.message_dict.items()))
+            raise InvalidInput("invalid", messages[0], field=field) from exc
+        locked.save(update_fields=[*changes, "updated_at"])
     return locked

@@ -10,6 +10,7 @@ Platform admins are treated as merchants only through their own profile.
 from __future__ import annotations
 
 import functools
+from datetime import date, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,9 +19,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from bookings.models import BookingStatus
+from bookings.models import SETTLED_HOLDING_STATUSES, BookingStatus
 from bookings.selectors import slot_participants
 from bookings.services import booking_mark_attendance
 from bookwise.errors import DomainError
@@ -32,6 +34,7 @@ from merchants.forms import (
     AttendanceForm,
     CapacityForm,
     MerchantApplyForm,
+    MerchantSettingsForm,
     ScheduleForm,
     SlotForm,
     ThemeEditForm,
@@ -39,8 +42,8 @@ from merchants.forms import (
     add_domain_error,
 )
 from merchants.models import MerchantStatus
-from merchants.permissions import user_approved_merchant
-from merchants.services import merchant_apply
+from merchants.permissions import user_approved_merchant, user_kept_bookings_merchant
+from merchants.services import merchant_apply, merchant_update_settings
 
 PAGE_SIZE = 50
 DASHBOARD_DAYS = 14
@@ -62,9 +65,42 @@ def approved_merchant_required(view):
             own = selectors.merchant_of(user=request.user)
             if own is not None and own.status == MerchantStatus.SUSPENDED:
                 request.merchant = own
-                return _render(request, "suspended.html", {}, status=403)
+                return _render(request, "suspended.html", _suspended_context(own), status=403)
             messages.warning(request, "Only approved merchants can manage themes and slots.")
             return redirect("merchant:home")
+        request.merchant = merchant
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _suspended_context(merchant) -> dict:
+    """The suspended page: the reason, and the slots whose kept bookings the owner still serves."""
+    if not merchant.suspension_keeps_bookings:
+        return {"kept_slots": []}
+    kept = (
+        selectors.merchant_slots(merchant=merchant)
+        .filter(bookings__status__in=(BookingStatus.CONFIRMED, BookingStatus.ATTENDED, BookingStatus.NO_SHOW))
+        .filter(ends_at__gt=timezone.now() - timedelta(days=7))
+        .distinct()
+        .order_by("starts_at", "id")[:100]
+    )
+    return {"kept_slots": list(kept)}
+
+
+def serving_merchant_required(view):
+    """Like `approved_merchant_required`, and also lets in a merchant suspended with its bookings kept.
+
+    Only for the participants page and marking attendance (merchants.permissions.user_serves_kept_bookings).
+    """
+    guarded = approved_merchant_required(view)
+
+    @login_required
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        merchant = user_kept_bookings_merchant(request.user)
+        if merchant is None:
+            return guarded(request, *args, **kwargs)
         request.merchant = merchant
         return view(request, *args, **kwargs)
 
@@ -95,7 +131,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if merchant.status == MerchantStatus.PENDING:
         return _render(request, "pending.html", {})
     if merchant.status != MerchantStatus.APPROVED:
-        return _render(request, "suspended.html", {})
+        return _render(request, "suspended.html", _suspended_context(merchant))
     if request.method == "POST":
         return redirect("merchant:home")
     return _dashboard(request)
@@ -119,7 +155,7 @@ def _dashboard(request: HttpRequest) -> HttpResponse:
     merchant = request.merchant
     now = timezone.now()
     upcoming = selectors.merchant_upcoming_slots(merchant=merchant, days=DASHBOARD_DAYS, now=now)
-    slots = list(upcoming[:DASHBOARD_MAX_SLOTS])
+    slots = list(selectors.with_paid_and_held(upcoming, now=now)[:DASHBOARD_MAX_SLOTS])
     for slot in slots:
         slot.fill_percent = _fill_percent(slot)
         slot.seats_taken = slot.capacity - slot.seats_left
@@ -149,7 +185,7 @@ def theme_list(request: HttpRequest) -> HttpResponse:
 @approved_merchant_required
 @require_http_methods(["GET", "POST"])
 def theme_create(request: HttpRequest) -> HttpResponse:
-    form = ThemeForm(request.POST or None)
+    form = ThemeForm(request.POST or None, merchant=request.merchant)
     if request.method == "POST" and form.is_valid():
         try:
             theme = catalog_services.theme_create(merchant=request.merchant, **form.service_kwargs())
@@ -165,7 +201,7 @@ def theme_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def theme_edit(request: HttpRequest, pk: int) -> HttpResponse:
     theme = get_object_or_404(selectors.merchant_themes(merchant=request.merchant), pk=pk)
-    form = ThemeEditForm(request.POST or None, initial=ThemeForm.initial_from(theme))
+    form = ThemeEditForm(request.POST or None, initial=ThemeForm.initial_from(theme), merchant=request.merchant)
     if request.method == "POST" and form.is_valid():
         try:
             catalog_services.theme_update(theme=theme, **form.service_kwargs())
@@ -204,7 +240,7 @@ def _slot_list_response(request: HttpRequest, theme, form: SlotForm, *, status: 
         ).order_by("-starts_at", "-id")
     else:
         slots = slot_list_for_theme(theme_id=theme.pk, now=now)
-    page = Paginator(slots, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.with_paid_and_held(slots, now=now), PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"theme": theme, "page": page, "form": form, "show_past": show_past, "now": now}
     return _render(request, "slot_list.html", context, status=status)
 
@@ -212,14 +248,14 @@ def _slot_list_response(request: HttpRequest, theme, form: SlotForm, *, status: 
 @approved_merchant_required
 def slot_list(request: HttpRequest, pk: int) -> HttpResponse:
     theme = get_object_or_404(selectors.merchant_themes(merchant=request.merchant), pk=pk)
-    return _slot_list_response(request, theme, SlotForm(merchant=request.merchant))
+    return _slot_list_response(request, theme, SlotForm(merchant=request.merchant, theme=theme))
 
 
 @approved_merchant_required
 @require_POST
 def slot_add(request: HttpRequest, pk: int) -> HttpResponse:
     theme = get_object_or_404(selectors.merchant_themes(merchant=request.merchant), pk=pk)
-    form = SlotForm(request.POST, merchant=request.merchant)
+    form = SlotForm(request.POST, merchant=request.merchant, theme=theme)
     if form.is_valid():
         try:
             catalog_services.slot_create(
@@ -240,7 +276,7 @@ def slot_schedule(request: HttpRequest, pk: int) -> HttpResponse:
     """Weekly schedule: POST action=preview shows slot_schedule_plan; action=create runs slot_bulk_create."""
     theme = get_object_or_404(selectors.merchant_themes(merchant=request.merchant).select_related("merchant"), pk=pk)
     action = request.POST.get("action", "preview")
-    form = ScheduleForm(request.POST or None, merchant=request.merchant)
+    form = ScheduleForm(request.POST or None, merchant=request.merchant, theme=theme)
     plan = None
     if request.method == "POST" and form.is_valid():
         try:
@@ -311,7 +347,7 @@ def slot_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return _render(request, "slot_cancel.html", {"slot": slot, "theme": slot.theme, "impact": impact}, status=status)
 
 
-@approved_merchant_required
+@serving_merchant_required
 def slot_participants_page(request: HttpRequest, pk: int) -> HttpResponse:
     slot = _owned_slot(request, pk)
     now = timezone.now()
@@ -330,7 +366,7 @@ def slot_participants_page(request: HttpRequest, pk: int) -> HttpResponse:
     return _render(request, "slot_participants.html", context)
 
 
-@approved_merchant_required
+@serving_merchant_required
 @require_POST
 def booking_attendance(request: HttpRequest, pk: int) -> HttpResponse:
     booking = get_object_or_404(selectors.merchant_bookings(merchant=request.merchant), pk=pk)
@@ -346,4 +382,80 @@ def booking_attendance(request: HttpRequest, pk: int) -> HttpResponse:
             label = "attended" if form.cleaned_data["status"] == BookingStatus.ATTENDED else "a no-show"
             name = booking.customer.full_name or booking.customer.email
             messages.success(request, f"{name} marked {label}.")
-    return redirect(reverse("merchant:slot-participants", kwargs={"pk": booking.slot_id}) + f"#booking-{booking.pk}")
+    back = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})
+    if not (safe and back.startswith("/merchant/")):
+        back = reverse("merchant:slot-participants", kwargs={"pk": booking.slot_id})
+    return redirect(back.split("#", 1)[0] + f"#booking-{booking.pk}")
+
+
+# --- This week: every slot with who is coming, day by day ----------------------------------
+
+WEEK_MAX_OFFSET_DAYS = 3660  # how far from today ?start= may move (ten years), so dates stay far from overflow
+
+
+def _week_start(request: HttpRequest, today: date) -> date | None:
+    """The Monday of the week `?start=YYYY-MM-DD` falls in (this week without it); None when it is not a date."""
+    raw = request.GET.get("start", "")
+    try:
+        day = date.fromisoformat(raw) if raw else today
+    except ValueError:
+        return None
+    if abs((day - today).days) > WEEK_MAX_OFFSET_DAYS:
+        return None
+    return day - timedelta(days=day.weekday())
+
+
+@approved_merchant_required
+@require_safe
+def week(request: HttpRequest) -> HttpResponse:
+    """Seven days of slots in the merchant's timezone, each with who is coming and a check-in once started."""
+    merchant = request.merchant
+    tz = merchant.tzinfo
+    now = timezone.now()
+    today = timezone.localtime(now, tz).date()
+    start = _week_start(request, today)
+    if start is None:
+        messages.error(request, "Choose a week with a date like 2026-03-02.")
+        return _render(request, "week.html", {"days": [], "week_start": None}, status=400)
+    days = {start + timedelta(days=i): [] for i in range(7)}
+    for slot in selectors.merchant_week_slots(merchant=merchant, week_start=start, now=now):
+        slot.started = slot.starts_at <= now
+        for booking in slot.week_bookings:
+            booking.markable = booking.status in SETTLED_HOLDING_STATUSES
+        days[timezone.localtime(slot.starts_at, tz).date()].append(slot)
+    context = {
+        "days": [{"day": day, "slots": slots, "is_today": day == today} for day, slots in days.items()],
+        "week_start": start,
+        "week_end": start + timedelta(days=6),
+        "previous_week": start - timedelta(days=7),
+        "next_week": start + timedelta(days=7),
+        "is_this_week": start <= today < start + timedelta(days=7),
+        "here": request.get_full_path(),
+    }
+    return _render(request, "week.html", context)
+
+
+# --- Settings: the owner's profile and how they hear about bookings -------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def settings_page(request: HttpRequest) -> HttpResponse:
+    """Pending and approved merchants edit their profile; a suspended one sees the suspended page."""
+    merchant = selectors.merchant_of(user=request.user)
+    if merchant is None:
+        return redirect("merchant:home")
+    request.merchant = merchant
+    if merchant.status == MerchantStatus.SUSPENDED:
+        return _render(request, "suspended.html", {}, status=403)
+    form = MerchantSettingsForm(request.POST or None, merchant=merchant)
+    if request.method == "POST" and form.is_valid():
+        try:
+            merchant_update_settings(merchant=merchant, **form.changes())
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("merchant:settings")
+    return _render(request, "settings.html", {"form": form}, status=_form_status(form))

@@ -8,6 +8,8 @@ app_name = "merchant"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("week/", views.week, name="week"),
+    path("settings/", views.settings_page, name="settings"),
     path("themes/", views.theme_list, name="theme-list"),
     path("themes/new/", views.theme_create, name="theme-create"),
     path("themes/<int:pk>/edit/", views.theme_edit, name="theme-edit"),

@@ -10,13 +10,14 @@ from bookwise.admin_tools import (
     ServiceOwnedAdminMixin,
     search_by_id_or_email,
 )
+from bookwise.money import format_money
 from payments import services
 from payments.models import Payment, Refund
 
 REFUND_FIELDS = (
     "payment",
     "stripe_refund_id",
-    "amount",
+    "refund_amount",
     "reason",
     "status",
     "idempotency_key",
@@ -27,16 +28,26 @@ REFUND_FIELDS = (
 )
 
 
+@admin.display(description="Amount", ordering="amount")
+def refund_amount(refund: Refund) -> str:
+    """A refund is in its payment's currency (select `payment` with the refund where many are shown)."""
+    return format_money(refund.amount, refund.payment.currency)
+
+
 class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Refund
-    fields = ("stripe_refund_id", "amount", "reason", "status", "attempts", "last_error", "created_at")
+    fields = ("stripe_refund_id", "refund_amount", "reason", "status", "attempts", "last_error", "created_at")
     readonly_fields = fields
     extra = 0
+
+    @admin.display(description="Amount")
+    def refund_amount(self, refund: Refund) -> str:
+        return refund_amount(refund)
 
 
 @admin.register(Payment)
 class PaymentAdmin(ServiceOwnedAdminMixin, admin.ModelAdmin):
-    list_display = ("stripe_payment_intent_id", "booking", "amount", "currency", "status", "created_at")
+    list_display = ("stripe_payment_intent_id", "booking", "total", "status", "created_at")
     list_filter = ("status",)
     search_fields = ("stripe_payment_intent_id", "booking__id", "booking__customer__email")
     search_help_text = "A PaymentIntent id (pi_...), a booking id or the customer's exact email address."
@@ -47,8 +58,7 @@ class PaymentAdmin(ServiceOwnedAdminMixin, admin.ModelAdmin):
     fields = (
         "booking",
         "stripe_payment_intent_id",
-        "amount",
-        "currency",
+        "total",
         "status",
         "succeeded_at",
         "idempotency_key",
@@ -67,6 +77,10 @@ class PaymentAdmin(ServiceOwnedAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description="Amount", ordering="amount")
+    def total(self, payment: Payment) -> str:
+        return format_money(payment.amount, payment.currency)
 
     @admin.action(description="Refund in full (or send a failed refund again)", permissions=["change"])
     def refund(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
@@ -97,7 +111,7 @@ class PaymentAdmin(ServiceOwnedAdminMixin, admin.ModelAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "payment", "amount", "reason", "status", "attempts", "created_at")
+    list_display = ("id", "payment", "refund_amount", "reason", "status", "attempts", "created_at")
     list_filter = ("status",)
     search_fields = ("stripe_refund_id", "payment__stripe_payment_intent_id")
     search_help_text = "A refund id (re_...) or a PaymentIntent id (pi_...)."
@@ -106,6 +120,10 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = REFUND_FIELDS
     show_full_result_count = False
     paginator = EstimatedCountPaginator
+
+    @admin.display(description="Amount", ordering="amount")
+    def refund_amount(self, refund: Refund) -> str:
+        return refund_amount(refund)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Refund], search_term: str

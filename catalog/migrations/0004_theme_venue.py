@@ -4,30 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0003_theme_currency_allow_list'),
+        ("catalog", "0003_theme_currency_allow_list"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='theme',
-            name='venue_city',
+            model_name="theme",
+            name="venue_city",
             field=models.CharField(blank=True, max_length=100),
         ),
         migrations.AddField(
-            model_name='theme',
-            name='venue_country',
-            field=models.CharField(blank=True, help_text='ISO 3166-1 alpha-2 code, e.g. PT.', max_length=2),
+            model_name="theme",
+            name="venue_country",
+            field=models.CharField(blank=True, help_text="ISO 3166-1 alpha-2 code, e.g. PT.", max_length=2),
         ),
         migrations.AddField(
-            model_name='theme',
-            name='venue_postcode',
+            model_name="theme",
+            name="venue_postcode",
             field=models.CharField(blank=True, max_length=20),
         ),
         migrations.AddField(
-            model_name='theme',
-            name='venue_street',
+            model_name="theme",
+            name="venue_street",
             field=models.CharField(blank=True, max_length=200),
         ),
     ]

@@ -32,7 +32,16 @@ THEME_CONTRACT_FIELDS = {
     "review_count",
     "is_active",
 }
-THEME_EXTRA_FIELDS = {"merchant_name", "city", "cancellation_cutoff_hours"}
+THEME_EXTRA_FIELDS = {
+    "merchant_name",
+    "city",
+    "cancellation_cutoff_hours",
+    # The theme's own venue; blank means the merchant's address.
+    "venue_street",
+    "venue_postcode",
+    "venue_city",
+    "venue_country",
+}
 SLOT_FIELDS = {"id", "theme", "starts_at", "ends_at", "capacity", "seats_left", "status"}
 
 NEW_THEME = {

@@ -127,7 +127,7 @@ def test_a_slot_create_holding_its_lock_blocks_neither_the_merchants_approval_no
             merchant_approve(merchant=merchant, by=admin)  # already approved: locks the row, changes nothing
             new_theme = services.theme_create(merchant=merchant, title="Second room", duration_minutes=45, price=0)
             ReviewFactory(theme=theme, author=reviewer)
-            merchant_suspend(merchant=merchant, by=admin)
+            merchant_suspend(merchant=merchant, by=admin, reason="Test suspension")
     finally:
         release.set()
         holder.join(30)

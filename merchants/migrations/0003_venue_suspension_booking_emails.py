@@ -4,50 +4,61 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('merchants', '0002_merchant_upper_city_idx'),
+        ("merchants", "0002_merchant_upper_city_idx"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='merchant',
-            name='booking_emails',
-            field=models.CharField(choices=[('each', 'One email per booking'), ('hourly', 'One digest per hour'), ('off', 'No booking emails')], default='each', help_text='One email per new or cancelled booking, one digest per hour, or none.', max_length=8),
+            model_name="merchant",
+            name="booking_emails",
+            field=models.CharField(
+                choices=[
+                    ("each", "One email per booking"),
+                    ("hourly", "One digest per hour"),
+                    ("off", "No booking emails"),
+                ],
+                default="each",
+                help_text="One email per new or cancelled booking, one digest per hour, or none.",
+                max_length=8,
+            ),
         ),
         migrations.AddField(
-            model_name='merchant',
-            name='country',
-            field=models.CharField(blank=True, help_text='ISO 3166-1 alpha-2 code, e.g. PT.', max_length=2),
+            model_name="merchant",
+            name="country",
+            field=models.CharField(blank=True, help_text="ISO 3166-1 alpha-2 code, e.g. PT.", max_length=2),
         ),
         migrations.AddField(
-            model_name='merchant',
-            name='daily_schedule_email',
+            model_name="merchant",
+            name="daily_schedule_email",
             field=models.BooleanField(default=True, help_text="A daily email with tomorrow's schedule."),
         ),
         migrations.AddField(
-            model_name='merchant',
-            name='postcode',
+            model_name="merchant",
+            name="postcode",
             field=models.CharField(blank=True, max_length=20),
         ),
         migrations.AddField(
-            model_name='merchant',
-            name='street',
+            model_name="merchant",
+            name="street",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AddField(
-            model_name='merchant',
-            name='suspended_at',
+            model_name="merchant",
+            name="suspended_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='merchant',
-            name='suspension_keeps_bookings',
-            field=models.BooleanField(default=True, help_text='While suspended: keep the upcoming bookings (the merchant still sees participants and marks attendance; nothing new can be booked) or they were cancelled and refunded.'),
+            model_name="merchant",
+            name="suspension_keeps_bookings",
+            field=models.BooleanField(
+                default=True,
+                help_text="While suspended: keep the upcoming bookings (the merchant still sees participants and marks attendance; nothing new can be booked) or they were cancelled and refunded.",
+            ),
         ),
         migrations.AddField(
-            model_name='merchant',
-            name='suspension_reason',
+            model_name="merchant",
+            name="suspension_reason",
             field=models.TextField(blank=True),
         ),
     ]

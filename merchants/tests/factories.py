@@ -3,7 +3,7 @@ from django.utils import timezone as dj_timezone
 
 from accounts.models import Role
 from accounts.tests.factories import UserFactory
-from merchants.models import Merchant, MerchantStatus
+from merchants.models import BookingEmails, Merchant, MerchantStatus
 
 
 class MerchantFactory(factory.django.DjangoModelFactory):
@@ -19,6 +19,10 @@ class MerchantFactory(factory.django.DjangoModelFactory):
     timezone = "Europe/Lisbon"
     status = MerchantStatus.APPROVED
     approved_at = factory.LazyFunction(dj_timezone.now)
+    # No emails to the merchant unless a test asks (bookings/tests/test_merchant_notifications.py):
+    # the tests of customer emails count only those.
+    booking_emails = BookingEmails.OFF
+    daily_schedule_email = False
 
 
 class PendingMerchantFactory(MerchantFactory):

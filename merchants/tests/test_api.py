@@ -27,7 +27,18 @@ def test_apply_returns_201_with_a_pending_profile(customer, customer_client):
 
     assert response.status_code == 201, response.content
     body = response.json()
-    assert set(body) == {"id", "name", "description", "city", "timezone", "status", "created_at"}
+    assert set(body) == {
+        "id",
+        "name",
+        "description",
+        "street",
+        "postcode",
+        "city",
+        "country",
+        "timezone",
+        "status",
+        "created_at",
+    }
     assert body["status"] == "pending"
     assert body["name"] == "Riddle Rooms"
     assert Merchant.objects.get(pk=body["id"]).owner == customer
@@ -213,7 +224,7 @@ def test_approve_an_unknown_merchant_answers_404(admin_client_api):
 def test_suspend_by_admin_flips_the_role_back_and_hides_the_merchant(admin_client_api, api_client):
     merchant = MerchantFactory()
 
-    response = admin_client_api.post(detail_url(merchant, "suspend/"))
+    response = admin_client_api.post(detail_url(merchant, "suspend/"), {"reason": "Unpaid fees"}, format="json")
 
     assert response.status_code == 200
     assert response.json()["status"] == "suspended"
@@ -229,7 +240,7 @@ def test_suspended_merchant_themes_leave_the_public_catalog(admin_client_api, ap
     theme = ThemeFactory()
     assert api_client.get(f"/api/v1/themes/{theme.pk}/").status_code == 200
 
-    admin_client_api.post(detail_url(theme.merchant, "suspend/"))
+    admin_client_api.post(detail_url(theme.merchant, "suspend/"), {"reason": "Unpaid fees"}, format="json")
 
     assert api_client.get(f"/api/v1/themes/{theme.pk}/").status_code == 404
     listed = api_client.get("/api/v1/themes/").json()["results"]
@@ -237,7 +248,9 @@ def test_suspended_merchant_themes_leave_the_public_catalog(admin_client_api, ap
 
 
 def test_suspend_a_pending_merchant_answers_409(admin_client_api):
-    response = admin_client_api.post(detail_url(PendingMerchantFactory(), "suspend/"))
+    response = admin_client_api.post(
+        detail_url(PendingMerchantFactory(), "suspend/"), {"reason": "Unpaid fees"}, format="json"
+    )
     assert response.status_code == 409
     assert response.json()["code"] == "merchant_not_approved"
 

@@ -59,21 +59,48 @@ def test_approving_twice_or_running_the_task_twice_sends_one_email(
     assert len(mailoutbox) == 1
 
 
-def test_a_reapproval_after_a_suspension_is_a_new_email(pending, mailoutbox, django_capture_on_commit_callbacks):
+def test_a_reapproval_after_a_suspension_sends_no_second_welcome(
+    pending, mailoutbox, django_capture_on_commit_callbacks
+):
     admin = AdminFactory()
     with django_capture_on_commit_callbacks(execute=True):
         merchant_approve(merchant=pending, by=admin)
-    merchant_suspend(merchant=pending, by=admin)
+    first_approved_at = pending.__class__.objects.get(pk=pending.pk).approved_at
     with django_capture_on_commit_callbacks(execute=True):
-        merchant_approve(merchant=pending, by=admin)
+        merchant_suspend(merchant=pending, by=admin, reason="Unpaid fees")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        merchant = merchant_approve(merchant=pending, by=admin)
 
-    assert len(mailoutbox) == 2
+    assert callbacks == []  # nothing queued by the re-approval
+    assert [m.subject for m in mailoutbox] == [
+        "Welcome to BookWise: Puzzle Works is approved",
+        "Puzzle Works is suspended on BookWise",
+    ]
+    assert merchant.approved_at == first_approved_at
+    assert (merchant.suspended_at, merchant.suspension_reason) == (None, "")
+
+
+def test_suspension_emails_the_owner_the_reason_once(pending, mailoutbox, django_capture_on_commit_callbacks):
+    admin = AdminFactory()
+    merchant_approve(merchant=pending, by=admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        merchant_suspend(merchant=pending, by=admin, reason="Rooms not as described.", keep_bookings=True)
+    tasks.send_merchant_suspended.delay(pending.pk)  # a redelivered task sends nothing more
+
+    assert len(mailoutbox) == 1
+    message = mailoutbox[0]
+    assert message.to == [pending.owner.email]
+    assert message.subject == "Puzzle Works is suspended on BookWise"
+    ((html, _),) = message.alternatives
+    for body in (message.body, html):
+        assert "Rooms not as described." in body
+        assert "mark attendance" in body
 
 
 def test_no_email_when_the_merchant_was_suspended_before_the_task_ran(pending, mailoutbox):
     admin = AdminFactory()
     merchant_approve(merchant=pending, by=admin)
-    merchant_suspend(merchant=pending, by=admin)
+    merchant_suspend(merchant=pending, by=admin, reason="Unpaid fees")
 
     assert tasks.send_merchant_approved.delay(pending.pk).get() is False
     assert mailoutbox == []

@@ -159,7 +159,7 @@ def test_suspend_flips_the_owner_back_to_customer_and_approve_restores_it():
     merchant = MerchantFactory()
     admin = AdminFactory()
 
-    suspended = merchant_suspend(merchant=merchant, by=admin)
+    suspended = merchant_suspend(merchant=merchant, by=admin, reason="Test suspension").merchant
 
     assert suspended.status == MerchantStatus.SUSPENDED
     merchant.owner.refresh_from_db()
@@ -173,11 +173,14 @@ def test_suspend_flips_the_owner_back_to_customer_and_approve_restores_it():
 def test_suspend_is_idempotent_and_refuses_a_pending_merchant():
     admin = AdminFactory()
     merchant = MerchantFactory()
-    merchant_suspend(merchant=merchant, by=admin)
-    assert merchant_suspend(merchant=merchant, by=admin).status == MerchantStatus.SUSPENDED
+    merchant_suspend(merchant=merchant, by=admin, reason="Test suspension")
+    assert (
+        merchant_suspend(merchant=merchant, by=admin, reason="Test suspension").merchant.status
+        == MerchantStatus.SUSPENDED
+    )
 
     with pytest.raises(DomainError) as exc:
-        merchant_suspend(merchant=PendingMerchantFactory(), by=admin)
+        merchant_suspend(merchant=PendingMerchantFactory(), by=admin, reason="Test suspension")
     assert exc.value.code == "merchant_not_approved"
 
 
@@ -185,7 +188,7 @@ def test_suspend_keeps_an_admin_owner_an_admin():
     admin_owner = AdminFactory()
     merchant = MerchantFactory(owner=admin_owner)
 
-    merchant_suspend(merchant=merchant, by=AdminFactory())
+    merchant_suspend(merchant=merchant, by=AdminFactory(), reason="Test suspension")
 
     admin_owner.refresh_from_db()
     assert admin_owner.role == Role.ADMIN
@@ -194,14 +197,14 @@ def test_suspend_keeps_an_admin_owner_an_admin():
 def test_suspend_by_a_non_admin_is_forbidden():
     merchant = MerchantFactory()
     with pytest.raises(Forbidden):
-        merchant_suspend(merchant=merchant, by=merchant.owner)
+        merchant_suspend(merchant=merchant, by=merchant.owner, reason="Test suspension")
 
 
 def test_suspended_merchant_themes_leave_the_public_catalog():
     theme = ThemeFactory()
     assert theme_list_public().filter(pk=theme.pk).exists()
 
-    merchant_suspend(merchant=theme.merchant, by=AdminFactory())
+    merchant_suspend(merchant=theme.merchant, by=AdminFactory(), reason="Test suspension")
 
     assert not theme_list_public().filter(pk=theme.pk).exists()
 

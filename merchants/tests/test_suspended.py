@@ -1,7 +1,9 @@
 """A suspended merchant keeps no merchant powers: one rule (merchants.permissions) for API, portal and services.
 
 Each power is checked twice on the same objects: it works while the merchant is
-approved, and is refused (without effect) once an admin suspends them.
+approved, and is refused (without effect) once an admin suspends them. The one
+exception: a suspension that keeps the bookings leaves the owner the participants
+list and attendance (`user_serves_kept_bookings`), and nothing else.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.tests.factories import AdminFactory
+from accounts.tests.factories import AdminFactory, UserFactory
 from bookings import selectors as booking_selectors
 from bookings.models import Booking, BookingStatus
 from bookings.services import booking_cancel
@@ -59,9 +61,10 @@ def shop() -> Shop:
     )
 
 
-def suspend(shop: Shop) -> None:
-    merchant_suspend(merchant=shop.merchant, by=AdminFactory())
+def suspend(shop: Shop, *, keep_bookings: bool = True) -> None:
+    merchant_suspend(merchant=shop.merchant, by=AdminFactory(), reason="Test suspension", keep_bookings=keep_bookings)
     shop.merchant.owner.refresh_from_db()
+    shop.merchant.refresh_from_db()
 
 
 def _future(days: int) -> str:
@@ -120,9 +123,16 @@ def test_an_approved_owner_has_the_power(shop, name, method, path, body):
     assert response.status_code in (200, 201, 204), (name, response.content[:300])
 
 
-@pytest.mark.parametrize(("name", "method", "path", "body"), API_POWERS, ids=[p[0] for p in API_POWERS])
-def test_a_suspended_owner_loses_the_power_and_changes_nothing(shop, name, method, path, body):
-    suspend(shop)
+# What a suspended owner whose bookings were kept may still do: serve those bookings.
+KEPT_POWERS = {"participants", "attendance"}
+LOST_POWERS = [p for p in API_POWERS if p[0] not in KEPT_POWERS]
+SERVING_POWERS = [p for p in API_POWERS if p[0] in KEPT_POWERS]
+
+
+@pytest.mark.parametrize(("name", "method", "path", "body"), LOST_POWERS, ids=[p[0] for p in LOST_POWERS])
+@pytest.mark.parametrize("keep_bookings", [True, False], ids=["kept", "cancelled"])
+def test_a_suspended_owner_loses_the_power_and_changes_nothing(shop, name, method, path, body, keep_bookings):
+    suspend(shop, keep_bookings=keep_bookings)
     before = _state(shop)
 
     response = _call(shop, method, path, body)
@@ -130,6 +140,70 @@ def test_a_suspended_owner_loses_the_power_and_changes_nothing(shop, name, metho
     # Scope first: a suspended merchant's themes, slots and bookings are out of the owner's sight.
     assert response.status_code == 404, (name, response.status_code, response.content[:300])
     assert _state(shop) == before
+
+
+@pytest.mark.parametrize(("name", "method", "path", "body"), SERVING_POWERS, ids=[p[0] for p in SERVING_POWERS])
+def test_a_suspended_owner_whose_bookings_were_kept_still_serves_them(shop, name, method, path, body):
+    suspend(shop, keep_bookings=True)
+
+    response = _call(shop, method, path, body)
+
+    assert response.status_code == 200, (name, response.status_code, response.content[:300])
+
+
+@pytest.mark.parametrize(("name", "method", "path", "body"), SERVING_POWERS, ids=[p[0] for p in SERVING_POWERS])
+def test_a_suspended_owner_whose_bookings_were_cancelled_serves_nothing(shop, name, method, path, body):
+    suspend(shop, keep_bookings=False)
+
+    response = _call(shop, method, path, body)
+
+    assert response.status_code == 404, (name, response.status_code, response.content[:300])
+    assert Booking.objects.get(pk=shop.attended.pk).status == BookingStatus.CONFIRMED
+
+
+def test_nothing_new_can_be_booked_on_a_suspended_merchant_with_kept_bookings(shop):
+    """The customer holding a booking still sees the theme, yet a join on its slots is refused."""
+    customer = shop.booking.customer
+    suspend(shop, keep_bookings=True)
+    client = bearer_client(customer)
+    other_slot = SlotFactory(theme=shop.theme)
+
+    assert client.get(f"/api/v1/themes/{shop.theme.pk}/").status_code == 200
+    response = client.post(f"/api/v1/slots/{other_slot.pk}/join/", {"party_size": 1}, format="json")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "slot_closed"
+    assert bearer_client(UserFactory()).get(f"/api/v1/themes/{shop.theme.pk}/").status_code == 404
+
+
+def test_a_customer_with_a_booking_sees_the_theme_page_of_a_suspended_merchant(shop):
+    customer = shop.attended.customer
+    suspend(shop)
+    web = Client()
+    web.force_login(customer)
+
+    assert web.get(reverse("portal:theme-detail", args=[shop.theme.pk])).status_code == 200
+    stranger = Client()
+    stranger.force_login(UserFactory())
+    assert stranger.get(reverse("portal:theme-detail", args=[shop.theme.pk])).status_code == 404
+
+
+def test_the_portal_participants_page_and_attendance_stay_for_kept_bookings(shop):
+    suspend(shop, keep_bookings=True)
+    client = Client()
+    client.force_login(shop.merchant.owner)
+
+    home = client.get(reverse("merchant:home"))
+    assert reverse("merchant:slot-participants", args=[shop.started_slot.pk]) in home.content.decode()
+    page = client.get(reverse("merchant:slot-participants", args=[shop.started_slot.pk]))
+    assert page.status_code == 200
+    assert shop.attended.customer.email in page.content.decode() or shop.attended.customer.full_name in (
+        page.content.decode()
+    )
+    client.post(reverse("merchant:booking-attendance", args=[shop.attended.pk]), {"status": "attended"})
+    assert Booking.objects.get(pk=shop.attended.pk).status == BookingStatus.ATTENDED
+    # Every other page still shows the suspended notice.
+    assert client.get(reverse("merchant:slot-capacity", args=[shop.slot.pk])).status_code == 403
 
 
 def test_re_approval_gives_the_powers_back(shop):
@@ -201,7 +275,7 @@ def _portal_urls(shop: Shop) -> list[str]:
 
 
 def test_every_merchant_page_shows_a_suspended_merchant_the_suspended_notice(shop):
-    suspend(shop)
+    suspend(shop, keep_bookings=False)
     client = Client()
     client.force_login(shop.merchant.owner)
     before = _state(shop)

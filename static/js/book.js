@@ -1,4 +1,5 @@
-// Theme page: keep the booking button saying what it does ("Book 3 places").
+// Theme page: keep the booking button saying what it does ("Book 3 places"),
+// and show the chosen time's no-refund warning.
 (function () {
   "use strict";
   var form = document.getElementById("book-form");
@@ -16,4 +17,19 @@
   }
   input.addEventListener("input", update);
   update();
+
+  // A time inside the theme's no-refund window says so before anything is charged:
+  // "Starts in 3 hours: this booking cannot be cancelled for a refund."
+  var warning = document.getElementById("book-refund-warning");
+  function showWarning() {
+    if (!warning) return;
+    var checked = form.querySelector("input[name=slot]:checked");
+    var text = checked ? checked.getAttribute("data-refund-warning") || "" : "";
+    warning.textContent = text;
+    warning.hidden = !text;
+  }
+  form.addEventListener("change", function (event) {
+    if (event.target && event.target.name === "slot") showWarning();
+  });
+  showWarning();
 })();

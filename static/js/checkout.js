@@ -33,8 +33,10 @@
   }
 
   // --- Hold countdown. Counted from the server's "seconds left", not the
-  // browser's clock, which may be wrong.
+  // browser's clock, which may be wrong. The hold never outlives the slot's
+  // start (data-limit="start"): then the countdown ends when the slot starts.
   if (countdown) {
+    var endsAtStart = countdown.getAttribute("data-limit") === "start";
     var deadline = Date.now() + (parseInt(countdown.getAttribute("data-seconds-left"), 10) || 0) * 1000;
     var tick = function () {
       var left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
@@ -46,7 +48,12 @@
         if (!paid) {
           holdExpired = true;
           if (payButton) payButton.disabled = true;
-          setText(errorBox, "Your hold has expired: the places were released. Book the slot again to pay.");
+          setText(
+            errorBox,
+            endsAtStart
+              ? "The slot has started: this booking can no longer be paid."
+              : "Your hold has expired: the places were released. Book the slot again to pay."
+          );
         }
       }
     };

@@ -171,9 +171,12 @@ TABLE: dict[tuple[str, str], Row] = {
         why="merchants already have a profile: 409 already_merchant",
     ),
     ("merchants/me/", "GET"): Row(E(401, 404, 404, 200, 200, 404, suspended_owner=200)),
+    ("merchants/me/", "PATCH"): Row(E(401, 404, 404, 200, 200, 404, suspended_owner=403)),
     ("merchants/{pk}/", "GET"): Row(anyone(200)),
     ("merchants/{pk}/approve/", "POST"): Row(E(401, 403, 403, 403, 403, 200)),
-    ("merchants/{pk}/suspend/", "POST"): Row(E(401, 403, 403, 403, 403, 200)),
+    ("merchants/{pk}/suspend/", "POST"): Row(
+        E(401, 403, 403, 403, 403, 200), body=lambda w, a: {"reason": "Unpaid fees", "keep_bookings": True}
+    ),
     # --- themes and slots --------------------------------------------------------------------------------
     ("themes/", "GET"): Row(anyone(200)),
     ("themes/", "POST"): Row(E(401, 403, 403, 201, 201, 403), body=_theme_body, why="admins own no merchant"),
@@ -197,9 +200,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ("slots/{slot_id}/join/", "POST"): Row(
         hidden_from_suspended_owner(signed_in(201)), body=lambda w, a: {"party_size": 2}
     ),
-    ("slots/{slot_id}/participants/", "GET"): Row(E(401, 403, 403, 200, 403, 200, suspended_owner=404)),
+    # A suspension that kept the bookings leaves its owner these two powers, and no other (merchants.permissions).
+    ("slots/{slot_id}/participants/", "GET"): Row(E(401, 403, 403, 200, 403, 200, suspended_owner=200)),
     ("attendance/", "POST"): Row(
-        E(401, 403, 404, 200, 404, 200),
+        E(401, 403, 404, 200, 404, 200, suspended_owner=200),
         body=lambda w, a: {"booking": w.attendance_booking.pk, "status": "attended"},
         why="the booking's customer sees it but may not mark it (403); others may not see it (404)",
     ),

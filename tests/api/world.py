@@ -9,8 +9,9 @@
   theme of their own; `pending_merchant` waits for approval; `admin` is staff.
 - `staff` may log into Django admin but has the customer role and nothing booked:
   in the API exactly another customer (is_staff grants no API power).
-- `suspended_owner` is `owner` after an admin suspended `merchant` (`World.prepare`):
-  every object of theirs is out of their sight, as for anyone but admins.
+- `suspended_owner` is `owner` after an admin suspended `merchant`, keeping its bookings
+  (`World.prepare`): every object of theirs is out of their sight, as for anyone but
+  admins, except that they still see participants and mark attendance.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class World:
     def prepare(self, actor: str) -> None:
         """Bring the world into `actor`'s situation: for `suspended_owner`, an admin suspends `merchant` first."""
         if actor == "suspended_owner":
-            merchant_suspend(merchant=self.merchant, by=self.admin)
+            merchant_suspend(merchant=self.merchant, by=self.admin, reason="Test suspension", keep_bookings=True)
             self.owner.refresh_from_db()
 
     def client(self, actor: str) -> APIClient:

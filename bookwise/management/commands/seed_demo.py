@@ -1,15 +1,25 @@
-"""Fill an empty database with demo data, once: accounts, merchants, themes, a month of slots.
+"""Fill an empty database with demo data, once: accounts, merchants, themes, a month of slots,
+and a few days of history at the demo merchant so attendance and reviews can be tried at once.
 
 Idempotent: a database that already holds the demo merchant is left alone.
 The accounts share one public password, so the command refuses to run with
 DEBUG off unless told that this is not production.
+
+The history (past slots, bookings, attendance, reviews) goes through the same
+services as the pages, each called with `now=` set to the moment the step would
+have happened: a slot is opened two days before it starts, booked and paid the
+day before, marked attended or no-show after it started. The services take the
+clock as an argument, so no rule is relaxed ("no past slots" still holds for the
+`now` each one is given). Paid demo bookings are confirmed by
+`booking_confirm_payment` as a successful payment would, without a Stripe
+payment: demo data never calls Stripe, so they have no refund to make.
 """
 
 from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -17,10 +27,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Role, User
+from bookings.models import BookingStatus
+from bookings.services import booking_confirm_payment, booking_join, booking_mark_attendance
 from bookwise.demo import ADMIN_EMAIL, CUSTOMER_EMAIL, DEMO_LOGINS, DEMO_PASSWORD, MERCHANT_EMAIL
-from catalog.services import slot_bulk_create, theme_create
+from catalog.models import Theme
+from catalog.services import slot_bulk_create, slot_create, theme_create
 from merchants.models import Merchant
 from merchants.services import merchant_apply, merchant_approve
+from reviews.services import review_create
 
 SLOT_DAYS = 30
 
@@ -150,7 +164,9 @@ class Command(BaseCommand):
             counts = seed()
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Seeded {counts['merchants']} merchants, {counts['themes']} themes, {counts['slots']} slots."
+                    f"Seeded {counts['merchants']} merchants, {counts['themes']} themes, {counts['slots']} slots; "
+                    f"{counts['past_slots']} past slots with {counts['past_bookings']} bookings "
+                    f"and {counts['reviews']} reviews."
                 )
             )
         self.stdout.write(f"Demo logins (password {DEMO_PASSWORD}):")
@@ -206,4 +222,76 @@ def seed() -> dict[str, int]:
                 now=now,
             )
             counts["slots"] += created
+    counts.update(_seed_history(now=now))
+    return counts
+
+
+# --- History at the demo merchant ------------------------------------------------------------
+# Guests who come to the demo merchant's past slots (same public password). The demo customer is
+# among them: she attended "The Alchemist's Cellar" (and may write its review) and the Alfama walk
+# (already reviewed, so she may edit it); yesterday's class still waits for the merchant to mark it.
+GUESTS = (
+    ("rui.guest@bookwise.local", "Rui Rocha"),
+    ("sofia.guest@bookwise.local", "Sofia Santos"),
+    ("tiago.guest@bookwise.local", "Tiago Teixeira"),
+)
+
+
+@dataclass(frozen=True)
+class PastSlot:
+    theme: str
+    days_ago: int
+    local_time: str
+    # (email, party size, "attended" / "no_show" / "" to leave for the merchant, review (rating, comment) or None)
+    guests: tuple[tuple[str, int, str, tuple[int, str] | None], ...]
+
+
+PAST_SLOTS = (
+    PastSlot("The Alchemist's Cellar", 3, "18:30", (
+        (CUSTOMER_EMAIL, 2, BookingStatus.ATTENDED, None),
+        ("rui.guest@bookwise.local", 4, BookingStatus.ATTENDED, (5, "Escaped with two minutes left. Brilliant.")),
+    )),
+    PastSlot("Alfama Night Walk", 2, "20:00", (
+        (CUSTOMER_EMAIL, 1, BookingStatus.ATTENDED, (4, "Lovely walk, and the fado was a highlight.")),
+        ("sofia.guest@bookwise.local", 2, BookingStatus.ATTENDED, (5, "Our guide knew every alley.")),
+        ("tiago.guest@bookwise.local", 1, BookingStatus.NO_SHOW, None),
+    )),
+    PastSlot("Pastel de Nata Workshop", 1, "16:00", (
+        (CUSTOMER_EMAIL, 2, "", None),
+        ("tiago.guest@bookwise.local", 1, "", None),
+        ("sofia.guest@bookwise.local", 1, BookingStatus.NO_SHOW, None),
+    )),
+)  # fmt: skip
+
+
+def _seed_history(*, now) -> dict[str, int]:
+    merchant = Merchant.objects.get(owner__email__iexact=MERCHANT_EMAIL)
+    tz = merchant.tzinfo
+    for email, name in GUESTS:
+        _user(email, name, Role.CUSTOMER)
+    counts = {"past_slots": 0, "past_bookings": 0, "reviews": 0}
+    today = now.astimezone(tz).date()
+    for spec in PAST_SLOTS:
+        theme = Theme.objects.get(merchant=merchant, title=spec.theme)
+        local_start = timezone.make_aware(
+            datetime.combine(today - timedelta(days=spec.days_ago), time.fromisoformat(spec.local_time)), tz
+        )
+        starts_at = local_start.astimezone(UTC)
+        opened_at, booked_at, marked_at = starts_at - timedelta(days=2), starts_at - timedelta(days=1), starts_at
+        slot = slot_create(theme=theme, starts_at=starts_at, capacity=max(theme.max_party * 2, 6), now=opened_at)
+        counts["past_slots"] += 1
+        for email, party, outcome, review in spec.guests:
+            customer = User.objects.get(email__iexact=email)
+            booking = booking_join(slot_id=slot.pk, customer=customer, party_size=party, now=booked_at)
+            if booking.status == BookingStatus.PENDING_PAYMENT:
+                booking_confirm_payment(booking_id=booking.pk, now=booked_at + timedelta(minutes=2))
+            counts["past_bookings"] += 1
+            if outcome:
+                booking_mark_attendance(
+                    booking_id=booking.pk, status=outcome, by=merchant.owner, now=marked_at + timedelta(minutes=10)
+                )
+            if review:
+                rating, comment = review
+                review_create(author=customer, theme=theme, rating=rating, comment=comment)
+                counts["reviews"] += 1
     return counts
