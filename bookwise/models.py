@@ -16,6 +16,10 @@ class EmailKind(models.TextChoices):
     BOOKING_CONFIRMED = "booking_confirmed", "Booking confirmed"
     BOOKING_CANCELLED = "booking_cancelled", "Booking cancelled"
     MERCHANT_APPROVED = "merchant_approved", "Merchant approved"
+    MERCHANT_BOOKING = "merchant_booking", "Merchant: a booking confirmed or cancelled"
+    MERCHANT_BOOKING_DIGEST = "merchant_booking_digest", "Merchant: hourly bookings digest"
+    MERCHANT_SCHEDULE = "merchant_schedule", "Merchant: tomorrow's schedule"
+    MERCHANT_SUSPENDED = "merchant_suspended", "Merchant suspended"
     PASSWORD_RESET = "password_reset", "Password reset"
 
 
@@ -40,7 +44,8 @@ class EmailLog(models.Model):
 
 class OutboxState(models.TextChoices):
     PENDING = "pending", "Pending"
-    SENT = "sent", "Sent"
+    SENT = "sent", "Sent (the broker took it)"
+    DONE = "done", "Done (the task ran)"
 
 
 class OutboxMessage(models.Model):
@@ -49,8 +54,10 @@ class OutboxMessage(models.Model):
     Written in the same transaction as the business change it follows, so the
     two commit or roll back together. Published by an after-commit hook and,
     whenever that failed (broker down), by the periodic sweeper; `available_at`
-    is when the next attempt may happen (backoff, or a claim's lease). Sent rows
-    are kept for OUTBOX_RETENTION_HOURS, then deleted by the sweeper.
+    is when the next attempt may happen (backoff, or a claim's lease). A row is
+    `sent` once the broker took it and `done` once its task ran to the end; a row
+    still `sent` after OUTBOX_REDELIVER_SECONDS (the broker lost it) is published
+    again. Done rows are kept for OUTBOX_RETENTION_HOURS, then deleted by the sweeper.
     """
 
     task_name = models.CharField(max_length=200)
@@ -61,6 +68,7 @@ class OutboxMessage(models.Model):
     available_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -70,14 +78,17 @@ class OutboxMessage(models.Model):
                 name="outbox_pending_due_idx",
                 condition=models.Q(state="pending"),
             ),
-            # Retention: sent rows older than the cut-off.
+            # Redelivery: rows the broker took long ago whose task never reported done.
             models.Index(fields=["sent_at"], name="outbox_sent_at_idx", condition=models.Q(state="sent")),
+            # Retention: done rows older than the cut-off.
+            models.Index(fields=["done_at"], name="outbox_done_at_idx", condition=models.Q(state="done")),
         ]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(state="pending", sent_at__isnull=True)
-                | models.Q(state="sent", sent_at__isnull=False),
-                name="outbox_sent_at_iff_sent",
+                condition=models.Q(state="pending", sent_at__isnull=True, done_at__isnull=True)
+                | models.Q(state="sent", sent_at__isnull=False, done_at__isnull=True)
+                | models.Q(state="done", sent_at__isnull=False, done_at__isnull=False),
+                name="outbox_state_times",
             ),
         ]
 

@@ -14,7 +14,14 @@ the change and the promise to act on it commit or roll back together. Then:
   not each wait for a dead broker.
 - **Sweeper.** ``bookwise.tasks.outbox_sweep`` (Celery beat, every
   ``OUTBOX_SWEEP_SECONDS``) publishes every due pending row, oldest first, and
-  deletes sent rows older than ``OUTBOX_RETENTION_HOURS``.
+  deletes done rows older than ``OUTBOX_RETENTION_HOURS``.
+- **Done, not just sent.** A row is ``sent`` once the broker took it and
+  ``done`` once its task returned (Celery's ``task_success`` signal, matched by
+  the task id ``outbox-<pk>``). A broker can lose a message it accepted (Redis
+  restarted without its data, or killed between taking a message and handing it
+  to a worker), so a row still ``sent`` after ``OUTBOX_REDELIVER_SECONDS`` goes
+  back to ``pending`` and is published again, at most ``OUTBOX_MAX_ATTEMPTS``
+  times in all (then it stays ``sent`` for an admin to see).
 
 Claims: a publisher takes rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` and
 moves their ``available_at`` a lease (``LEASE``) ahead before it commits, then
@@ -43,9 +50,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery.signals import task_success
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from kombu.exceptions import EncodeError
 
@@ -94,6 +103,7 @@ def sweep(*, now: datetime | None = None, batch_size: int = SWEEP_BATCH) -> Swee
     """
     started = time.monotonic()
     published = failed = 0
+    requeue_lost(now=now or timezone.now())
     while True:
         claimed = _claim(now=now or timezone.now(), limit=batch_size)
         sent, errors, broker_down = _publish_claimed(claimed)
@@ -113,16 +123,48 @@ def sweep(*, now: datetime | None = None, batch_size: int = SWEEP_BATCH) -> Swee
     return SweepResult(published=published, failed=failed, deleted=deleted)
 
 
+def requeue_lost(*, now: datetime) -> int:
+    """Rows the broker took OUTBOX_REDELIVER_SECONDS ago whose task never reported done: pending again.
+
+    One UPDATE: two sweepers never requeue a row twice (the second finds it pending).
+    """
+    return OutboxMessage.objects.filter(
+        state=OutboxState.SENT,
+        sent_at__lt=now - timedelta(seconds=settings.OUTBOX_REDELIVER_SECONDS),
+        attempts__lt=settings.OUTBOX_MAX_ATTEMPTS,
+    ).update(state=OutboxState.PENDING, sent_at=None, available_at=now)
+
+
+def mark_done(*, task_id: str) -> bool:
+    """The task published as `task_id` returned: its row is done. False for a task that is not an outbox row's."""
+    message_id = task_id.removeprefix("outbox-") if task_id.startswith("outbox-") else ""
+    if not message_id.isdigit():
+        return False
+    now = timezone.now()
+    return bool(
+        OutboxMessage.objects.filter(pk=int(message_id))
+        .exclude(state=OutboxState.DONE)
+        .update(state=OutboxState.DONE, done_at=now, sent_at=Coalesce(F("sent_at"), Value(now)))
+    )
+
+
+@task_success.connect
+def _on_task_success(sender=None, **kwargs: Any) -> None:
+    task_id = getattr(getattr(sender, "request", None), "id", None) or ""
+    if task_id.startswith("outbox-"):
+        mark_done(task_id=task_id)
+
+
 def delete_sent_before(*, cutoff: datetime, limit: int = CLEANUP_BATCH) -> int:
-    """Delete up to `limit` sent messages sent before `cutoff` (retention). The next sweep takes the rest."""
+    """Delete up to `limit` done messages finished before `cutoff` (retention). The next sweep takes the rest."""
     ids = list(
-        OutboxMessage.objects.filter(state=OutboxState.SENT, sent_at__lt=cutoff)
-        .order_by("sent_at")
+        OutboxMessage.objects.filter(state=OutboxState.DONE, done_at__lt=cutoff)
+        .order_by("done_at")
         .values_list("pk", flat=True)[:limit]
     )
     if not ids:
         return 0
-    deleted, _ = OutboxMessage.objects.filter(pk__in=ids, state=OutboxState.SENT).delete()
+    deleted, _ = OutboxMessage.objects.filter(pk__in=ids, state=OutboxState.DONE).delete()
     return deleted
 
 
@@ -197,8 +239,11 @@ def _publish_claimed(claimed: list[OutboxMessage]) -> tuple[int, int, bool]:
                     )
                 return sent, failed, True
             continue
-        OutboxMessage.objects.filter(pk=message.pk, state=OutboxState.PENDING).update(
-            state=OutboxState.SENT, sent_at=timezone.now(), attempts=F("attempts") + 1
+        # The task may already have run (eager, or a fast worker) and marked the row done.
+        OutboxMessage.objects.filter(pk=message.pk, state__in=[OutboxState.PENDING, OutboxState.DONE]).update(
+            state=Case(When(state=OutboxState.DONE, then=Value(OutboxState.DONE)), default=Value(OutboxState.SENT)),
+            sent_at=Coalesce(F("sent_at"), Value(timezone.now())),
+            attempts=F("attempts") + 1,
         )
         sent += 1
     return sent, failed, False

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -166,6 +167,11 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 # what the after-commit hook could not, and how long sent rows are kept.
 OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=10)
 OUTBOX_RETENTION_HOURS = env.int("OUTBOX_RETENTION_HOURS", default=168)
+# A row the broker took but whose task never reported done (Redis lost the message, a
+# restart without persistence) is published again after this many seconds, at most
+# OUTBOX_MAX_ATTEMPTS times in all. Longer than a task's whole retry chain (~25 min).
+OUTBOX_REDELIVER_SECONDS = env.int("OUTBOX_REDELIVER_SECONDS", default=3600)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
 # CELERY_BEAT_SCHEDULE: below, after the settings it reads.
 
 # --- Auth ---------------------------------------------------------------------
@@ -261,6 +267,8 @@ BOOKING_MAX_UNPAID_HOLDS = env.int("BOOKING_MAX_UNPAID_HOLDS", default=5)
 # Most free bookings one customer may hold on slots still to come (free seats cost nothing to hoard).
 BOOKING_MAX_FREE_HOLDS = env.int("BOOKING_MAX_FREE_HOLDS", default=10)
 BOOKING_EXPIRE_SWEEP_SECONDS = env.int("BOOKING_EXPIRE_SWEEP_SECONDS", default=60)
+# Local hour (0-23, merchant's timezone) from which the "tomorrow's schedule" email goes out.
+MERCHANT_SCHEDULE_EMAIL_HOUR = env.int("MERCHANT_SCHEDULE_EMAIL_HOUR", default=18)
 SLOT_BULK_MAX = 1000
 
 # --- REST API -------------------------------------------------------------------
@@ -398,6 +406,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "bookwise.tasks.outbox_sweep",
         "schedule": float(OUTBOX_SWEEP_SECONDS),
         "options": {"expires": OUTBOX_SWEEP_SECONDS},
+    },
+    # Emails to merchants (bookings.merchant_notifications): both safe to run twice.
+    "merchant-booking-digests": {
+        "task": "bookings.tasks.send_merchant_booking_digests",
+        "schedule": crontab(minute=0),
+        "options": {"expires": 3000},
+    },
+    "merchant-daily-schedules": {
+        "task": "bookings.tasks.send_merchant_daily_schedules",
+        "schedule": crontab(minute=5),
+        "options": {"expires": 3000},
     },
 }
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"

@@ -3,7 +3,7 @@
 
 Run from the repository root with the virtualenv's Python::
 
-    .venv/bin/python scripts/faults.py                          # every scenario (about 6-9 minutes)
+    .venv/bin/python scripts/faults.py                          # every scenario (about 10 minutes)
     .venv/bin/python scripts/faults.py --scenarios postgres-down,stripe-hang
     .venv/bin/python scripts/faults.py conn-health-checks       # what CONN_HEALTH_CHECKS costs and buys
 
@@ -33,11 +33,16 @@ got: a confirmation or cancellation email (``EmailLog``), a refund for money tak
 without a booking to show for it (``payments.Refund`` succeeded and refunded at Stripe),
 never a second charge.
 
-Scenarios: baseline, redis-hang (SIGSTOP), redis-down (SIGKILL, restart), postgres-down
-(``pg_ctl stop -m immediate``, start), worker-child-kill (SIGKILL the Celery pool
+Scenarios: baseline, redis-hang (SIGSTOP), redis-down (SIGKILL, restart from its
+append-only file), redis-restart-empty (tasks queued in Redis while the worker is paused,
+then Redis restarted without its data), postgres-down (``pg_ctl stop -m immediate`` just
+as a customer pays at Stripe, start), worker-child-kill (SIGKILL the Celery pool
 processes while a refund task waits on Stripe), worker-kill (SIGKILL the whole worker
 mid-task, restart it), stripe-hang (SIGSTOP the stand-in longer than the 10 s Stripe
 timeout), stripe-down (SIGKILL it, restart).
+
+The migrated cluster is kept in ``.data/faults/pg-template/<digest of the migrations>``
+and copied by later runs (a fresh ``migrate`` takes minutes); ``--fresh`` migrates anew.
 
 The table: scenario | requests | status codes | what users got | lost (emails sent/expected,
 refunds succeeded/expected). A row fails on any 500 (or other 5xx than 503, or a request
@@ -49,7 +54,8 @@ Settings differ from production only where a bounded run needs it, and the JSON 
 them: DEBUG off with explicit Stripe test keys, every THROTTLE_* raised (the traffic
 comes from one IP), unpaid/free hold caps raised, PAYMENT_RECONCILE_SECONDS=15 (default
 300), CELERY_VISIBILITY_TIMEOUT=30 (default 3600: how long a killed worker's task waits
-before Redis hands it out again), cookies without the Secure flag (plain HTTP), and the
+before Redis hands it out again), OUTBOX_REDELIVER_SECONDS=30 (default 3600: when a task
+the broker lost is published again), cookies without the Secure flag (plain HTTP), and the
 locmem email backend (``EmailLog`` records every email sent).
 
 ``conn-health-checks`` measures DB_CONN_HEALTH_CHECKS: the latency of a cheap endpoint
@@ -116,6 +122,7 @@ RETRYABLE = {429, 500, 502, 503, 504}
 ENV_OVERRIDES = {
     "PAYMENT_RECONCILE_SECONDS": "15",  # a lost webhook is applied within the bounded run
     "CELERY_VISIBILITY_TIMEOUT": "30",  # a killed worker's unacknowledged task comes back within the run
+    "OUTBOX_REDELIVER_SECONDS": "30",  # a task the broker lost is published again within the run
     "BOOKING_MAX_UNPAID_HOLDS": "1000",  # abandoned holds of earlier scenarios must not block later joins
     "BOOKING_MAX_FREE_HOLDS": "1000",
     "SESSION_COOKIE_SECURE": "False",  # plain HTTP on 127.0.0.1
@@ -287,7 +294,9 @@ class Postgres:
     def start(self) -> None:
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.home} -c max_connections=100 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            # fsync off: only a machine crash could lose data, and that is not a scenario here. Commits
+            # stay synchronous: a stop with -m immediate (a crash of PostgreSQL) keeps what it acknowledged.
+            "-c fsync=off -c full_page_writes=off"
         )
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log_path), "-o", options, "-w", "-t", "60", "start")
 
@@ -322,18 +331,27 @@ def redis_binary() -> str:
 
 
 class Redis(Child):
-    def __init__(self, workdir: Path, logdir: Path) -> None:
+    def __init__(self, workdir: Path, logdir: Path, *, appendfsync: str = "everysec") -> None:
         self.port = embedded.free_port()
         directory = workdir / "redis"
         directory.mkdir()
+        self.directory = directory
         argv = [redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(directory)]
         # Append-only file, fsync every second (a usual production setting): a restart keeps the queues.
-        argv += ["--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--protected-mode", "no"]
+        argv += ["--save", "", "--appendonly", "yes", "--appendfsync", appendfsync, "--protected-mode", "no"]
         super().__init__("redis", argv, env=dict(os.environ), logdir=logdir)
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def wipe(self) -> None:
+        """Forget everything (a Redis without persistence, or a failover to an empty replica). Only while stopped."""
+        for path in self.directory.iterdir():
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
 
     def start(self) -> None:
         import redis
@@ -373,6 +391,11 @@ def dump(self):
     os.replace(path + ".tmp", path)
 resources.Store.try_load_from_disk = load
 resources.Store.dump_to_disk = dump
+# Write the store only after a whole request (server.save_store_middleware), never
+# half-way through building an object: a kill mid-request then loses that request,
+# as a crashed Stripe request would, and never leaves a half-made object behind.
+resources.Store.__setitem__ = dict.__setitem__
+resources.Store.__delitem__ = dict.__delitem__
 from localstripe.server import start
 start()
 """
@@ -432,13 +455,13 @@ def throttle_names() -> list[str]:
 class Platform:
     """PostgreSQL, Redis, the Stripe stand-in, and BookWise on top: gunicorn, a Celery worker, beat."""
 
-    def __init__(self, *, with_stripe: bool = True, web_workers: int = 2) -> None:
+    def __init__(self, *, with_stripe: bool = True, web_workers: int = 2, redis_appendfsync: str = "everysec") -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="bw-faults-"))
         self.workdir.chmod(0o755)  # PostgreSQL runs as another user when we are root
         self.logdir = self.workdir / "logs"
         self.logdir.mkdir()
         self.pg = Postgres(self.workdir)
-        self.redis = Redis(self.workdir, self.logdir)
+        self.redis = Redis(self.workdir, self.logdir, appendfsync=redis_appendfsync)
         self.stripe = StripeStandIn(self.workdir, self.logdir) if with_stripe else None
         self.web_port = embedded.free_port()
         self.web_workers = web_workers
@@ -958,6 +981,7 @@ class Ledger:
     refunds_of_kept_bookings: int = 0
     outbox_pending: int = 0
     missing: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # the check itself failed: nothing is known
 
     @property
     def lost(self) -> int:
@@ -972,7 +996,7 @@ class Ledger:
 
     @property
     def settled(self) -> bool:
-        return self.lost == 0 and self.outbox_pending == 0
+        return self.lost == 0 and self.outbox_pending == 0 and not self.errors
 
 
 def stripe_get(stripe_url: str, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
@@ -995,6 +1019,54 @@ def stripe_intents_by_booking(stripe_url: str) -> dict[int, list[dict[str, Any]]
         if not page.get("has_more") or not page.get("data"):
             return by_booking
         params = {"limit": "100", "starting_after": page["data"][-1]["id"]}
+
+
+def describe_outbox(booking_id: int, *, task: str = "booking") -> str:
+    """The outbox rows of this booking's emails (or of its refund): published? when? how often tried?"""
+    try:
+        from bookwise.models import OutboxMessage
+    except ImportError:
+        return "no outbox"
+    from django.db.models import Q
+
+    from payments.models import Refund
+
+    if task == "refund":
+        refund_ids = list(Refund.objects.filter(payment__booking_id=booking_id).values_list("pk", flat=True))
+        if not refund_ids:
+            return "no refund recorded"
+        any_of = Q()
+        for refund_id in refund_ids:
+            any_of |= Q(args=[refund_id])
+        rows = OutboxMessage.objects.filter(any_of, task_name__endswith=".process_refund")
+    else:
+        rows = OutboxMessage.objects.filter(task_name__startswith="bookings.tasks.", args=[booking_id])
+    rows = rows.order_by("pk")
+    return "outbox: " + (
+        ", ".join(
+            f"#{row.pk} {row.task_name.rsplit('.', 1)[-1]} {row.state} attempts={row.attempts} "
+            f"sent_at={row.sent_at:%H:%M:%S.%f}"[:-3]
+            if row.sent_at
+            else f"#{row.pk} {row.task_name.rsplit('.', 1)[-1]} {row.state} attempts={row.attempts}"
+            for row in rows
+        )
+        or "no rows"
+    )
+
+
+def describe_payment(booking_id: int, intents: dict[int, list[dict[str, Any]]]) -> str:
+    """Our Payment row and Stripe's intents of a booking, for a failing row's report."""
+    from payments.models import Payment
+
+    payment = Payment.objects.filter(booking_id=booking_id).first()
+    ours = (
+        f"Payment {payment.pk} {payment.status} intent={payment.stripe_payment_intent_id or '-'} "
+        f"updated={payment.updated_at:%H:%M:%S} error={payment.last_error[:120]!r}"
+        if payment
+        else "no Payment row"
+    )
+    theirs = ", ".join(f"{i['id']} {i.get('status')}" for i in intents.get(booking_id, [])) or "none"
+    return f"{ours}; Stripe intents: {theirs}"
 
 
 def check_bookings(*, stripe_url: str, customer_ids: list[int], since: datetime, until: datetime) -> Ledger:
@@ -1023,14 +1095,17 @@ def check_bookings(*, stripe_url: str, customer_ids: list[int], since: datetime,
     with contextlib.suppress(ImportError):
         from bookwise.models import OutboxMessage
 
-        ledger.outbox_pending = OutboxMessage.objects.exclude(state="sent").count()
+        # Not done = its task has not run to the end yet (pending, or taken by a broker that may lose it).
+        ledger.outbox_pending = OutboxMessage.objects.exclude(state="done").count()
 
     def expect_email(kind: str, booking: Booking) -> None:
         ledger.emails_expected += 1
         if (kind, str(booking.pk)) in sent:
             ledger.emails_sent += 1
         else:
-            ledger.missing.append(f"booking {booking.pk} ({booking.status}): no {kind} email")
+            ledger.missing.append(
+                f"booking {booking.pk} ({booking.status}): no {kind} email; {describe_outbox(booking.pk)}"
+            )
 
     for booking in bookings:
         succeeded = [i for i in intents.get(booking.pk, []) if i.get("status") == "succeeded"]
@@ -1063,13 +1138,16 @@ def check_bookings(*, stripe_url: str, customer_ids: list[int], since: datetime,
             if any(r.status == RefundStatus.SUCCEEDED for r in ours) and refunded >= booking.amount:
                 ledger.refunds_succeeded += 1
             else:
-                states = ",".join(f"{r.status}/{r.attempts} attempts" for r in ours) or "no Refund row"
+                states = ",".join(f"Refund {r.pk} {r.status}, {r.attempts} attempts" for r in ours) or "no Refund row"
                 ledger.missing.append(
-                    f"booking {booking.pk} ({booking.status}): refund not done ({states}; {refunded} at Stripe)"
+                    f"booking {booking.pk} ({booking.status}): refund not done ({states}; {refunded} at Stripe); "
+                    + describe_outbox(booking.pk, task="refund")
                 )
         if paid and booking.status == BookingStatus.PENDING_PAYMENT:
             ledger.paid_unsettled += 1
-            ledger.missing.append(f"booking {booking.pk}: paid at Stripe, still pending_payment")
+            ledger.missing.append(
+                f"booking {booking.pk}: paid at Stripe, still pending_payment; {describe_payment(booking.pk, intents)}"
+            )
     return ledger
 
 
@@ -1109,7 +1187,7 @@ class Outcome:
     @property
     def failing(self) -> bool:
         counts = self.statuses()
-        return bool(counts["500"] or counts["5xx"] or counts["no answer"] or self.ledger.lost)
+        return bool(counts["500"] or counts["5xx"] or counts["no answer"] or self.ledger.lost or self.ledger.errors)
 
     def users_got(self) -> str:
         journeys = self.ctx.journeys
@@ -1278,7 +1356,7 @@ class Harness:
                     until=ended,
                 )
             except Exception as exc:  # noqa: BLE001 - a server still coming back: try again
-                ledger.missing = [f"check failed: {exc!r}"]
+                ledger = Ledger(errors=[f"check failed: {exc!r}"])
             if ledger.settled or time.monotonic() - drain_started > self.args.drain_timeout:
                 break
             time.sleep(2)
@@ -1288,7 +1366,7 @@ class Harness:
             f"{scenario.name}: {'FAIL' if outcome.failing else 'ok'} after {drain:.0f} s of draining; "
             f"{outcome.users_got()}"
         )
-        for line in ledger.missing[:10]:
+        for line in ledger.errors + ledger.missing[:10]:
             say(f"  missing: {line}")
         return outcome
 
@@ -1303,6 +1381,21 @@ def _noop(harness: Harness) -> None:
 
 def _redis_restart(harness: Harness) -> None:
     harness.platform.redis.start()
+
+
+def _pause_worker(harness: Harness) -> None:
+    assert harness.platform.worker is not None
+    harness.platform.worker.pause()
+
+
+def _redis_restart_empty_then_resume_worker(harness: Harness) -> None:
+    """Tasks published (outbox rows `sent`) and queued in Redis while the worker was paused are gone now."""
+    redis = harness.platform.redis
+    redis.kill()
+    redis.wipe()
+    redis.start()
+    assert harness.platform.worker is not None
+    harness.platform.worker.resume()
 
 
 def _pg_stop_while_paying(harness: Harness, ctx: RunContext, notes: list[str]) -> None:
@@ -1376,6 +1469,14 @@ SCENARIOS = [
         "Redis SIGKILLed, restarted on the same port (append-only file kept)",
         lambda h: h.platform.redis.kill(),
         _redis_restart,
+    ),
+    Scenario(
+        "redis-restart-empty",
+        "Celery worker paused 8 s so published tasks wait in Redis, then Redis SIGKILLed and restarted "
+        "without its data (no persistence, or a failover to an empty replica); worker resumed",
+        _pause_worker,
+        _redis_restart_empty_then_resume_worker,
+        hold=8,
     ),
     Scenario(
         "postgres-down",
@@ -1452,7 +1553,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if unknown:
         print(f"unknown scenarios: {', '.join(unknown)}; known: {', '.join(names)}", file=sys.stderr)
         return 2
-    platform = Platform(web_workers=args.web_workers)
+    platform = Platform(web_workers=args.web_workers, redis_appendfsync=args.redis_appendfsync)
     outcomes: list[Outcome] = []
     started = datetime.now().astimezone()
     try:
@@ -1495,6 +1596,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     "throttles": "every THROTTLE_* = 100000/minute",
                     "users": args.users,
                     "web_workers": args.web_workers,
+                    "redis_appendfsync": args.redis_appendfsync,
                     "process_restarts": platform.restarts,
                     "scenarios": [o.to_json() for o in outcomes],
                 },
@@ -1655,6 +1757,12 @@ def main() -> int:
     scenarios.add_argument("--warmup", type=float, default=4.0, help="seconds of traffic before the fault")
     scenarios.add_argument("--after", type=float, default=8.0, help="seconds of traffic after restoring")
     scenarios.add_argument("--max-journeys", type=int, default=12, help="per user and scenario")
+    scenarios.add_argument(
+        "--redis-appendfsync",
+        default="everysec",
+        choices=["everysec", "always", "no"],
+        help="Redis append-only fsync policy (everysec: a usual production setting; loses up to 1 s on a crash)",
+    )
     scenarios.add_argument("--drain-timeout", type=float, default=120.0, help="seconds to wait for the work to settle")
     health = parser.add_argument_group("conn-health-checks")
     health.add_argument("--runs", type=int, default=5, help="runs with and without, alternating")

@@ -146,15 +146,16 @@ def test_a_password_reset_request_queues_its_email_through_the_outbox(client):
 
 
 @pytest.mark.django_db
-def test_eager_tasks_still_run_on_commit_and_the_row_is_marked_sent(django_capture_on_commit_callbacks):
+def test_eager_tasks_still_run_on_commit_and_the_row_is_marked_done(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         queued = outbox.enqueue("bookwise.tests.record_call", "a")
         assert CALLS == []  # nothing runs before the commit
 
     assert CALLS == ["a"]
     queued.refresh_from_db()
-    assert (queued.state, queued.attempts, queued.last_error) == (OutboxState.SENT, 1, "")
+    assert (queued.state, queued.attempts, queued.last_error) == (OutboxState.DONE, 1, "")
     assert queued.sent_at is not None
+    assert queued.done_at is not None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -303,7 +304,7 @@ def test_a_row_whose_task_raised_stays_pending_and_runs_again(caplog):
     assert outbox.sweep().published == 0  # not due yet: backoff
     assert outbox.sweep(now=later()).published == 1
     queued.refresh_from_db()
-    assert (queued.state, queued.attempts) == (OutboxState.SENT, 2)
+    assert (queued.state, queued.attempts) == (OutboxState.DONE, 2)
     assert CALLS == ["flaky", "flaky"]
 
 
@@ -319,20 +320,66 @@ def test_a_row_claimed_by_a_publisher_that_died_is_taken_again_after_the_lease()
 
 
 @pytest.mark.django_db
-def test_the_sweeper_deletes_sent_rows_after_the_retention_period(settings):
+def test_the_sweeper_deletes_done_rows_after_the_retention_period(settings):
     settings.OUTBOX_RETENTION_HOURS = 24
+    settings.OUTBOX_REDELIVER_SECONDS = 30 * 24 * 3600
     now = timezone.now()
-    old, recent, pending = OutboxMessage.objects.bulk_create(
+    day_ago = now - timedelta(hours=25)
+    old, recent, sent, pending = OutboxMessage.objects.bulk_create(
         [
-            OutboxMessage(task_name="x", state=OutboxState.SENT, sent_at=now - timedelta(hours=25)),
-            OutboxMessage(task_name="x", state=OutboxState.SENT, sent_at=now - timedelta(hours=23)),
+            OutboxMessage(task_name="x", state=OutboxState.DONE, sent_at=day_ago, done_at=day_ago),
+            OutboxMessage(task_name="x", state=OutboxState.DONE, sent_at=day_ago, done_at=now - timedelta(hours=23)),
+            # Taken by the broker a day ago but never done: kept (redelivery decides about it).
+            OutboxMessage(task_name="x", state=OutboxState.SENT, sent_at=day_ago),
             OutboxMessage(task_name="x", available_at=now + timedelta(days=30)),  # never deleted
         ]
     )
 
     assert outbox.sweep(now=now).deleted == 1
 
-    assert set(OutboxMessage.objects.values_list("pk", flat=True)) == {recent.pk, pending.pk}
+    assert set(OutboxMessage.objects.values_list("pk", flat=True)) == {recent.pk, sent.pk, pending.pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_the_broker_lost_is_published_again_until_its_task_reports_done(settings):
+    settings.OUTBOX_REDELIVER_SECONDS = 600
+    with broker_at("memory://"):
+        queued = outbox.enqueue("bookwise.tests.record_call", "lost")
+        outbox.sweep()  # whether the fast path or the sweeper published it: the broker has it now
+        drain_memory_queue()  # ... and loses it (Redis restarted without its data)
+    queued.refresh_from_db()
+    assert queued.state == OutboxState.SENT
+    assert CALLS == []
+
+    with broker_at("memory://"):
+        assert outbox.sweep(now=timezone.now() + timedelta(seconds=60)).published == 0  # not yet
+        assert outbox.sweep(now=timezone.now() + timedelta(seconds=601)).published == 1
+        (again,) = drain_memory_queue()
+    assert (again.task, again.args, again.task_id) == ("bookwise.tests.record_call", ["lost"], f"outbox-{queued.pk}")
+
+    from bookwise.celery import app
+
+    app.tasks[again.task].apply(args=again.args, task_id=again.task_id)  # a worker runs it this time
+    queued.refresh_from_db()
+    assert queued.state == OutboxState.DONE
+    assert queued.done_at is not None
+    assert CALLS == ["lost"]
+    with broker_at("memory://"):
+        assert outbox.sweep(now=timezone.now() + timedelta(days=1)).published == 0  # done: never again
+
+
+@pytest.mark.django_db
+def test_redelivery_stops_after_the_maximum_number_of_attempts(settings):
+    settings.OUTBOX_MAX_ATTEMPTS = 3
+    long_ago = timezone.now() - timedelta(days=1)
+    given_up = OutboxMessage.objects.create(task_name="x", state=OutboxState.SENT, sent_at=long_ago, attempts=3)
+    retried = OutboxMessage.objects.create(task_name="x", state=OutboxState.SENT, sent_at=long_ago, attempts=2)
+
+    assert outbox.requeue_lost(now=timezone.now()) == 1
+
+    given_up.refresh_from_db()
+    retried.refresh_from_db()
+    assert (given_up.state, retried.state) == (OutboxState.SENT, OutboxState.PENDING)
 
 
 @pytest.mark.django_db
