@@ -71,20 +71,7 @@ class BookingAdmin(ServiceOwnedAdminMixin, admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
-    readonly_fields = (
-        "slot",
-        "customer",
-        "party_size",
-        "status",
-        "total",
-        "payment_link",
-        "refund_links",
-        "expires_at",
-        "confirmed_at",
-        "cancelled_at",
-        "created_at",
-        "updated_at",
-    )
+    readonly_fields = fields
     inlines = (BookingStatusChangeInline,)
     show_full_result_count = False
     paginator = EstimatedCountPaginator
