@@ -153,11 +153,15 @@ def test_catalog_price_filters_compare_in_each_themes_currency():
     ThemeFactory(title="Yen room", price=2500, currency="jpy")  # ¥2,500
     ThemeFactory(title="Cheap yen room", price=20, currency="jpy")  # ¥20
 
-    html = Client().get(reverse("portal:catalog"), {"max_price": "30"}).content.decode()
+    in_yen = Client().get(reverse("portal:catalog"), {"max_price": "30", "currency": "jpy"}).content.decode()
+    in_dollars = Client().get(reverse("portal:catalog"), {"max_price": "30", "currency": "usd"}).content.decode()
 
-    assert "Dollar room" in html
-    assert "Cheap yen room" in html
-    assert "Yen room" not in html  # ¥2,500 is more than 30 yen ("Cheap yen room" is lowercase)
+    # "At most 30" is read in the chosen currency's major unit, and only themes in that currency are listed.
+    assert "Cheap yen room" in in_yen
+    assert "Yen room" not in in_yen  # ¥2,500 is more than ¥30 ("Cheap yen room" is lowercase)
+    assert "Dollar room" not in in_yen
+    assert "Dollar room" in in_dollars  # $25.00, not 2500 of anything
+    assert "Cheap yen room" not in in_dollars
 
 
 # --- Emails ------------------------------------------------------------------------------------------------
