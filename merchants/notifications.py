@@ -10,8 +10,9 @@ from merchants.models import Merchant, MerchantStatus
 
 
 def send_merchant_approved_email(*, merchant_id: int) -> bool:
-    """To the owner. Once per approval: a re-approval after a suspension has a new `approved_at`, so a new key.
+    """To the owner: the welcome after the first approval (merchants.services queues it only then).
 
+    Once per merchant: `approved_at` is set by the first approval and kept, so the key never changes.
     Nothing when the merchant is no longer approved by the time the task runs.
     """
     merchant = Merchant.objects.select_related("owner").filter(pk=merchant_id).first()
