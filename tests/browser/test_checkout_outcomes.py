@@ -4,9 +4,12 @@ A hold that runs out between the card being charged and the webhook shows as
 "expired" to the status poll, but the late payment still confirms the booking
 when its places are free (and is refunded otherwise): the page must keep
 waiting and then say what actually happened. The hold is made to run out at
-the exact moment the pay request returns, by intercepting that request in the
-browser (the request itself is real: localstripe charges the card and sends
-its webhook a second later).
+the exact moment the pay request has charged the card, by wrapping the card
+confirmation the pay view calls in the live server (the call itself is real:
+localstripe charges the card and sends its webhook a second later). An earlier
+version intercepted the request in the browser (Playwright's page.route) and
+expired the hold from the route handler; on a loaded CI machine the handler
+was sometimes not the one that answered, so the hold never ran out.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
+from bookings import views as booking_views
 from bookings.models import Booking, BookingStatus, BookingStatusChange
 from bookings.services import booking_join
 from catalog.tests.factories import SlotFactory, ThemeFactory
@@ -42,12 +46,13 @@ def log_in(page, site: str, email: str, *, next_path: str) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
-def pay_while_the_hold_runs_out(page, booking: Booking, *, meanwhile=None) -> list[int]:
-    """Pay with a good card; when the pay request has been answered, the hold runs out (and `meanwhile` runs)."""
+def pay_while_the_hold_runs_out(page, monkeypatch, booking: Booking, *, meanwhile=None) -> list[int]:
+    """Pay with a good card; once it is charged, the hold runs out (and `meanwhile` runs), then the page is answered."""
     ran_out: list[int] = []
+    confirm_card = booking_views.payment_confirm_card
 
-    def answer_after_the_hold_ran_out(route) -> None:
-        response = route.fetch()  # the real pay request: the card is charged, the webhook follows in ~1 s
+    def confirm_then_run_out(*args, **kwargs):
+        state = confirm_card(*args, **kwargs)  # the real call: the card is charged, the webhook follows in ~1 s
         ran_out.append(
             Booking.objects.filter(pk=booking.pk, status=BookingStatus.PENDING_PAYMENT).update(
                 expires_at=timezone.now() - timedelta(seconds=1)
@@ -55,9 +60,10 @@ def pay_while_the_hold_runs_out(page, booking: Booking, *, meanwhile=None) -> li
         )
         if meanwhile is not None:
             meanwhile()
-        route.fulfill(response=response)
+        return state
 
-    page.route(f"**/bookings/{booking.pk}/pay/", answer_after_the_hold_ran_out)
+    # The live server runs in this process: the pay view looks the function up at each request.
+    monkeypatch.setattr(booking_views, "payment_confirm_card", confirm_then_run_out)
     card = page.locator("#card-element")
     card.locator("input[placeholder=number]").fill(CARD_OK)
     card.locator("input[placeholder=exp_month]").fill("12")
@@ -67,13 +73,15 @@ def pay_while_the_hold_runs_out(page, booking: Booking, *, meanwhile=None) -> li
     return ran_out
 
 
-def test_a_hold_that_runs_out_while_paying_is_shown_confirmed_when_the_late_payment_confirms_it(site, page):
+def test_a_hold_that_runs_out_while_paying_is_shown_confirmed_when_the_late_payment_confirms_it(
+    site, page, monkeypatch
+):
     slot = SlotFactory(theme=ThemeFactory(price=2500), starts_at=timezone.now() + timedelta(days=2), capacity=4)
     customer = UserFactory()
     booking = booking_join(slot_id=slot.pk, customer=customer, party_size=2)
     log_in(page, site, customer.email, next_path=f"/bookings/{booking.pk}/checkout/")
 
-    ran_out = pay_while_the_hold_runs_out(page, booking)
+    ran_out = pay_while_the_hold_runs_out(page, monkeypatch, booking)
 
     expect(page.locator("#payment-done-heading")).to_have_text("Booking confirmed")
     assert ran_out == [1]  # the poll saw an expired hold before the webhook came
@@ -84,7 +92,7 @@ def test_a_hold_that_runs_out_while_paying_is_shown_confirmed_when_the_late_paym
     save_screenshot(page, "checkout-late-payment-confirmed")
 
 
-def test_a_late_payment_whose_places_were_taken_is_shown_refunded(site, page):
+def test_a_late_payment_whose_places_were_taken_is_shown_refunded(site, page, monkeypatch):
     slot = SlotFactory(theme=ThemeFactory(price=2500), starts_at=timezone.now() + timedelta(days=2), capacity=2)
     customer = UserFactory()
     booking = booking_join(slot_id=slot.pk, customer=customer, party_size=2)
@@ -93,7 +101,7 @@ def test_a_late_payment_whose_places_were_taken_is_shown_refunded(site, page):
     def someone_else_takes_the_places() -> None:
         booking_join(slot_id=slot.pk, customer=UserFactory(), party_size=2)
 
-    ran_out = pay_while_the_hold_runs_out(page, booking, meanwhile=someone_else_takes_the_places)
+    ran_out = pay_while_the_hold_runs_out(page, monkeypatch, booking, meanwhile=someone_else_takes_the_places)
 
     expect(page.locator("#payment-done-heading")).to_have_text("Booking not confirmed")
     expect(page.locator("#payment-done-text")).to_contain_text("Your booking is expired, so your payment")
