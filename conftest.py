@@ -1,5 +1,8 @@
 """Fixtures shared by every app's tests, including a real localstripe for payments, bookings and browser tests."""
 
+import os
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
 import pytest
 import stripe
 from django.conf import settings as django_settings
@@ -7,10 +10,35 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.tests.factories import AdminFactory, UserFactory
-from bookwise.embedded import free_port, register_localstripe_webhook, start_localstripe, stop_process
+from devtools.embedded import free_port, register_localstripe_webhook, start_localstripe, stop_process
 from merchants.tests.factories import MerchantFactory
 
 LOCALSTRIPE_WEBHOOK_NAME = "bookwise-tests"
+
+
+def _redis_url_for_worker(url: str, worker: str) -> str:
+    """The same Redis, another database per pytest-xdist worker (gw0 keeps the given one).
+
+    Every test clears the cache (FLUSHDB) before and after it runs: workers
+    sharing one database would wipe each other's throttle counters mid-test.
+    """
+    index = int(worker.removeprefix("gw") or 0)
+    if index == 0:
+        return url
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    if parts.scheme == "unix" or "db" in query:
+        query["db"] = str((int(query.get("db", 0)) + index) % 16)
+        return urlunsplit(parts._replace(query=urlencode(query)))
+    base = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(base - index) % 16}"))
+
+
+if os.environ.get("PYTEST_XDIST_WORKER") and django_settings.REDIS_URL:
+    # Before any test touches the cache: the cache object is built on first use.
+    _worker_url = _redis_url_for_worker(django_settings.REDIS_URL, os.environ["PYTEST_XDIST_WORKER"])
+    django_settings.REDIS_URL = _worker_url
+    django_settings.CACHES["default"]["LOCATION"] = _worker_url
 
 
 def pytest_addoption(parser):

@@ -7,7 +7,6 @@ checks any credential.
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -24,6 +23,7 @@ from accounts.throttles import (
     RegisterEmailThrottle,
     RegisterIPThrottle,
 )
+from bookwise.openapi import VALIDATION_ERROR, error_response
 
 # --- Serializers --------------------------------------------------------------------
 
@@ -65,17 +65,8 @@ class TokenPairOutputSerializer(serializers.Serializer):
     refresh = serializers.CharField(read_only=True, help_text="Single use: each refresh returns a new one.")
 
 
-class AuthErrorOutputSerializer(serializers.Serializer):
-    # Not read-only: drf-spectacular would list read-only fields as required, and a 429 has no `code`.
-    detail = serializers.CharField()
-    code = serializers.CharField(required=False, help_text="Machine-readable reason, when there is one.")
-
-
-_VALIDATION_ERROR = OpenApiResponse(
-    OpenApiTypes.OBJECT, description='Validation error: `{"field": ["message"]}` or `{"detail": "..."}`.'
-)
-_UNAUTHORIZED = OpenApiResponse(AuthErrorOutputSerializer, description="Missing, invalid or expired credentials.")
-_THROTTLED = OpenApiResponse(AuthErrorOutputSerializer, description="Too many attempts; see `Retry-After`.")
+_UNAUTHORIZED = error_response("Missing, invalid or expired credentials.")
+_THROTTLED = error_response("Too many attempts; see `Retry-After`.")
 
 
 # --- Views ----------------------------------------------------------------------------
@@ -105,7 +96,7 @@ class RegisterView(_CredentialsView):
         operation_id="auth_register",
         summary="Register a customer account",
         request=RegisterInputSerializer,
-        responses={201: UserOutputSerializer, 400: _VALIDATION_ERROR, 429: _THROTTLED},
+        responses={201: UserOutputSerializer, 400: VALIDATION_ERROR, 429: _THROTTLED},
     )
     def post(self, request: Request) -> Response:
         data = _validated(RegisterInputSerializer, request.data)
@@ -121,7 +112,7 @@ class TokenObtainView(_CredentialsView):
         operation_id="auth_token_obtain",
         summary="Log in: exchange email and password for an access and a refresh token",
         request=TokenObtainInputSerializer,
-        responses={200: TokenPairOutputSerializer, 400: _VALIDATION_ERROR, 401: _UNAUTHORIZED, 429: _THROTTLED},
+        responses={200: TokenPairOutputSerializer, 400: VALIDATION_ERROR, 401: _UNAUTHORIZED, 429: _THROTTLED},
     )
     def post(self, request: Request) -> Response:
         data = _validated(TokenObtainInputSerializer, request.data)
@@ -144,7 +135,7 @@ class TokenRefreshView(_CredentialsView):
             "`JWT_REFRESH_FAMILY_MAX_DAYS` (401 `session_expired`): log in again."
         ),
         request=RefreshInputSerializer,
-        responses={200: TokenPairOutputSerializer, 400: _VALIDATION_ERROR, 401: _UNAUTHORIZED, 429: _THROTTLED},
+        responses={200: TokenPairOutputSerializer, 400: VALIDATION_ERROR, 401: _UNAUTHORIZED, 429: _THROTTLED},
     )
     def post(self, request: Request) -> Response:
         data = _validated(RefreshInputSerializer, request.data)
@@ -162,9 +153,9 @@ class LogoutView(APIView):
         request=RefreshInputSerializer,
         responses={
             205: OpenApiResponse(description="Revoked; the client should drop its tokens."),
-            400: _VALIDATION_ERROR,
+            400: VALIDATION_ERROR,
             401: _UNAUTHORIZED,
-            403: OpenApiResponse(AuthErrorOutputSerializer, description="The refresh token belongs to another user."),
+            403: error_response("The refresh token belongs to another user."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -190,7 +181,7 @@ class MeView(APIView):
         operation_id="users_me_update",
         summary="Change the caller's full name (email and role are read-only and ignored)",
         request=ProfileUpdateInputSerializer,
-        responses={200: UserOutputSerializer, 400: _VALIDATION_ERROR, 401: _UNAUTHORIZED},
+        responses={200: UserOutputSerializer, 400: VALIDATION_ERROR, 401: _UNAUTHORIZED},
     )
     def patch(self, request: Request) -> Response:
         user: User = request.user

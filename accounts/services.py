@@ -42,6 +42,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import status
 from rest_framework_simplejwt.exceptions import TokenError
@@ -137,7 +138,7 @@ def user_set_role(*, user: User, role: str, actor: User | None = None) -> User:
 # --- Tokens -----------------------------------------------------------------------
 
 
-def token_pair_obtain(*, email: str, password: str, request=None) -> tuple[str, str]:
+def token_pair_obtain(*, email: str, password: str, request: HttpRequest | None = None) -> tuple[str, str]:
     """Check credentials and open a new token family. Inactive users are refused like wrong passwords."""
     user = authenticate(request, email=email_normalize(email), password=password)
     if user is None:
@@ -235,7 +236,7 @@ def token_revoke(*, raw_refresh: str, user: User) -> None:
     Revoking an already revoked family is a no-op, so logging out twice succeeds.
     """
     try:
-        token = FamilyRefreshToken(raw_refresh)
+        token = FamilyRefreshToken(raw_refresh)  # type: ignore[arg-type]  # simplejwt types the encoded str as Token
     except TokenError as exc:
         raise _logout_token_invalid() from exc
     family = _family_claim(token)
@@ -282,7 +283,7 @@ def _refresh_issue(
 
 def _refresh_decode(raw_refresh: str) -> FamilyRefreshToken:
     try:
-        return FamilyRefreshToken(raw_refresh)
+        return FamilyRefreshToken(raw_refresh)  # type: ignore[arg-type]  # simplejwt types the encoded str as Token
     except TokenError as exc:
         raise _token_invalid() from exc
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -13,15 +13,15 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from bookings import selectors, services
+from bookings import catalog_selectors, selectors, services
 from bookings.models import Booking, BookingStatus
 from bookings.throttles import JoinThrottle
+from bookwise.openapi import ErrorSerializer
 from bookwise.pagination import DefaultPagination, NewestFirstCursorPagination
-from catalog import selectors as catalog_selectors
+from catalog.limits import MAX_PARTY
 from catalog.models import Slot
+from checkout.services import booking_cancel_and_refund
 from merchants.permissions import serving_kept_bookings_q, user_serves_kept_bookings
-
-ERROR = inline_serializer("BookingError", {"detail": serializers.CharField(), "code": serializers.CharField()})
 
 
 class BookingOutSerializer(serializers.ModelSerializer):
@@ -48,7 +48,7 @@ class BookingOutSerializer(serializers.ModelSerializer):
 
 
 class JoinSerializer(serializers.Serializer):
-    party_size = serializers.IntegerField(min_value=1, max_value=1000, required=False, default=1)
+    party_size = serializers.IntegerField(min_value=1, max_value=MAX_PARTY, required=False, default=1)
 
 
 class CustomerSerializer(serializers.Serializer):
@@ -102,7 +102,7 @@ class SlotJoinView(GenericAPIView):
             201: BookingOutSerializer,
             400: None,
             404: None,
-            409: ERROR,
+            409: ErrorSerializer,
             429: OpenApiResponse(description="Too many joins; see `Retry-After`."),
         },
     )
@@ -154,11 +154,11 @@ class BookingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             return selectors.booking_list_for(user=self.request.user)
         return selectors.booking_visible_to(user=self.request.user)
 
-    @extend_schema(request=None, responses={200: BookingOutSerializer, 404: None, 409: ERROR})
+    @extend_schema(request=None, responses={200: BookingOutSerializer, 404: None, 409: ErrorSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk=None) -> Response:
         booking = self.get_object()
-        booking = services.booking_cancel(booking_id=booking.pk, by=request.user).booking
+        booking = booking_cancel_and_refund(booking_id=booking.pk, by=request.user).booking
         booking = selectors.booking_visible_to(user=request.user).get(pk=booking.pk)
         return Response(BookingOutSerializer(booking).data)
 
@@ -171,7 +171,7 @@ class AttendanceView(GenericAPIView):
 
     @extend_schema(
         request=AttendanceSerializer,
-        responses={200: BookingOutSerializer, 400: None, 403: None, 404: None, 409: ERROR},
+        responses={200: BookingOutSerializer, 400: None, 403: None, 404: None, 409: ErrorSerializer},
     )
     def post(self, request: Request) -> Response:
         data = AttendanceSerializer(data=request.data)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -46,6 +46,8 @@ from bookings.selectors import holding_q
 from bookwise import outbox
 from bookwise.emails import absolute_url, local_time_range, send_email_once
 from bookwise.models import EmailKind, EmailLog
+from bookwise.timezones import local_day_bounds
+from bookwise.transactions import require_atomic
 from catalog.models import Slot, SlotStatus
 from merchants.models import BookingEmails, Merchant, MerchantStatus
 
@@ -61,6 +63,7 @@ def merchant_notice_record(*, booking_id: int, event: str, by=None, reason: str 
     Nothing for merchants who chose no booking emails, nor for cancellations the
     merchant made (one booking, or a whole slot): they know.
     """
+    require_atomic()
     row = (
         Booking.objects.filter(pk=booking_id)
         .values("slot__theme__merchant_id", "slot__theme__merchant__booking_emails", "slot__theme__merchant__owner_id")
@@ -232,16 +235,10 @@ def schedule_key(merchant_id: int, day) -> str:
     return f"{merchant_id}:{day.isoformat()}"
 
 
-def _local_day_bounds(day, tz) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(0), tzinfo=tz)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
-    return start, end
-
-
 def merchant_schedule_for(*, merchant: Merchant, day, now: datetime | None = None) -> list[ScheduleSlot]:
     """The merchant's open slots on local `day`, each with the bookings holding seats (paid, free or held)."""
     now = now or timezone.now()
-    start, end = _local_day_bounds(day, merchant.tzinfo)
+    start, end = local_day_bounds(day=day, tz=merchant.tzinfo)
     slots = list(
         Slot.objects.filter(theme__merchant=merchant, status=SlotStatus.OPEN, starts_at__gte=start, starts_at__lt=end)
         .select_related("theme")

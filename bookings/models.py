@@ -27,7 +27,7 @@ SEAT_HOLDING_STATUSES = (
 )
 SETTLED_HOLDING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.ATTENDED, BookingStatus.NO_SHOW)
 
-# The audit reason of the cancels made by catalog.services.slot_cancel; the
+# The audit reason of the cancels made by checkout.services.slot_cancel_and_refund; the
 # cancellation email reads it to tell the customer the merchant cancelled the slot.
 CANCEL_REASON_SLOT_CANCELLED = "slot cancelled by the merchant"
 # The audit reason of the cancels made when an admin suspends a merchant and cancels its bookings.

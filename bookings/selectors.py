@@ -8,6 +8,7 @@ from django.db.models import F, IntegerField, OuterRef, Q, QuerySet, Subquery, S
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.permissions import user_is_platform_admin
 from bookings.models import SETTLED_HOLDING_STATUSES, Booking, BookingStatus
 from merchants.permissions import managed_by_owner_q
@@ -38,7 +39,8 @@ def seats_taken(*, slot_id: int, now: datetime | None = None, exclude_booking_id
     qs = Booking.objects.filter(holding_q(now), slot_id=slot_id)
     if exclude_booking_id is not None:
         qs = qs.exclude(pk=exclude_booking_id)
-    return qs.aggregate(n=Coalesce(Sum("party_size"), 0))["n"]
+    taken: int = qs.aggregate(n=Coalesce(Sum("party_size"), 0))["n"]
+    return taken
 
 
 def seats_taken_subquery(now: datetime, slot_ref: str = "pk") -> Coalesce:
@@ -53,17 +55,17 @@ def seats_taken_subquery(now: datetime, slot_ref: str = "pk") -> Coalesce:
     return Coalesce(Subquery(taken, output_field=IntegerField()), Value(0))
 
 
-def seats_left_expression(now: datetime, slot_ref: str = "pk"):
+def seats_left_expression(now: datetime, slot_ref: str = "pk") -> Greatest:
     """`capacity - seats taken`, never below zero (capacity may have been lowered)."""
     return Greatest(F("capacity") - seats_taken_subquery(now, slot_ref), Value(0))
 
 
-def booking_list_for(*, user) -> QuerySet[Booking]:
+def booking_list_for(*, user: User) -> QuerySet[Booking]:
     """The caller's own bookings, newest first."""
     return Booking.objects.filter(customer=user).select_related("slot", "slot__theme").order_by("-created_at", "-id")
 
 
-def booking_visible_to(*, user) -> QuerySet[Booking]:
+def booking_visible_to(*, user: User) -> QuerySet[Booking]:
     """Bookings a user may open: their own, those on their approved merchant's slots, or all for admins."""
     qs = Booking.objects.select_related("slot", "slot__theme", "slot__theme__merchant", "customer")
     if user_is_platform_admin(user):

@@ -3,7 +3,13 @@
 Seat rules (PRODUCT.md): a join counts seats and inserts its booking inside
 one transaction that holds the slot's row lock, so no two joins on one slot
 ever count at the same time, in any number of processes. Lock order, to stay
-free of deadlocks: customer row, then slot row, then booking rows.
+free of deadlocks: customer row, then slot row, then booking rows (then
+payments' payment and refund rows, taken by checkout.services in the same
+transaction).
+
+The flows that also move money (a cancel with its refund, a confirmation from
+a payment) are composed by checkout.services; the functions here are their
+booking halves and run inside its transaction.
 """
 
 from __future__ import annotations
@@ -17,14 +23,26 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bookings.models import SEAT_HOLDING_STATUSES, Booking, BookingStatus, BookingStatusChange
+from accounts.models import User
+from bookings.merchant_notifications import merchant_notice_record
+from bookings.models import (
+    SEAT_HOLDING_STATUSES,
+    Booking,
+    BookingStatus,
+    BookingStatusChange,
+    MerchantBookingEvent,
+)
 from bookings.policy import refund_deadline
 from bookings.selectors import customer_free_upcoming_count, customer_unpaid_hold_count, seats_taken
 from bookwise import outbox
 from bookwise.errors import DomainError, InvalidInput
+from bookwise.transactions import require_atomic
 from catalog.models import Slot, SlotStatus
-from merchants.models import MerchantStatus
+from catalog.selectors import theme_is_bookable
 from merchants.permissions import user_manages
+
+# Dispatched by name through bookwise.outbox: a services module imports no tasks module.
+SEND_CONFIRMED_TASK = "bookings.tasks.send_booking_confirmed"
 
 # Every legal move. Anything else is refused by `_transition`.
 ALLOWED_TRANSITIONS: dict[str, set[str]] = {
@@ -37,8 +55,11 @@ ALLOWED_TRANSITIONS: dict[str, set[str]] = {
 }
 
 
-def _transition(booking: Booking, to: str, *, by=None, reason: str = "", now: datetime | None = None) -> None:
+def _transition(
+    booking: Booking, to: str, *, by: User | None = None, reason: str = "", now: datetime | None = None
+) -> None:
     """Move a booking to `to` and write the audit row. Caller holds the booking row lock."""
+    require_atomic()
     now = now or timezone.now()
     current = booking.status
     if to not in ALLOWED_TRANSITIONS.get(current, set()):
@@ -68,7 +89,7 @@ def _slot_closed_reason(slot: Slot, now: datetime) -> str | None:
         return "This slot was cancelled."
     if slot.starts_at <= now:
         return "This slot has already started."
-    if not theme.is_active or theme.merchant.status != MerchantStatus.APPROVED:
+    if not theme_is_bookable(theme=theme):
         return "This theme is not bookable."
     return None
 
@@ -78,7 +99,7 @@ def hold_expiry(*, starts_at: datetime, now: datetime) -> datetime:
     return min(now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES), starts_at)
 
 
-def booking_join(*, slot_id: int, customer, party_size: int = 1, now: datetime | None = None) -> Booking:
+def booking_join(*, slot_id: int, customer: User, party_size: int = 1, now: datetime | None = None) -> Booking:
     """Hold `party_size` seats on a slot for a customer.
 
     A paid theme gives a `pending_payment` hold for BOOKING_HOLD_MINUTES, cut
@@ -115,7 +136,7 @@ def booking_join(*, slot_id: int, customer, party_size: int = 1, now: datetime |
             .first()
         )
         if existing is not None:
-            if existing.status == BookingStatus.PENDING_PAYMENT and existing.expires_at <= now:
+            if _hold_ran_out(existing, now):
                 # The customer's own hold ran out but the sweep has not run yet.
                 _transition(existing, BookingStatus.EXPIRED, reason="hold expired (found at re-join)", now=now)
             else:
@@ -165,11 +186,18 @@ def booking_join(*, slot_id: int, customer, party_size: int = 1, now: datetime |
             booking=booking, from_status="", to_status=booking.status, changed_by=customer, reason="joined"
         )
         if is_free:
-            _notify_on_commit("booking_confirmed", booking.pk)
+            _notify_confirmed(booking.pk)
     return booking
 
 
-def _acts_for_merchant(booking: Booking, by) -> bool:
+def _hold_ran_out(booking: Booking, now: datetime) -> bool:
+    """An unpaid hold whose time is up, swept or not (booking_pending_has_expiry: a hold has an expires_at)."""
+    return (
+        booking.status == BookingStatus.PENDING_PAYMENT and booking.expires_at is not None and booking.expires_at <= now
+    )
+
+
+def _acts_for_merchant(booking: Booking, by: User | None) -> bool:
     """`by` cancels as the slot's (approved) merchant or an admin (merchant rules), not as the customer."""
     return by is not None and user_manages(by, booking.slot.theme.merchant)
 
@@ -193,7 +221,7 @@ class CancelTerms:
     refund_deadline: datetime | None = None
 
 
-def booking_cancel_terms(*, booking: Booking, by, now: datetime | None = None) -> CancelTerms:
+def booking_cancel_terms(*, booking: Booking, by: User | None, now: datetime | None = None) -> CancelTerms:
     """The cancellation rule, shared by `booking_cancel` and the pages that explain it beforehand.
 
     Customers may cancel a paid booking up to the theme's cutoff before the
@@ -203,7 +231,7 @@ def booking_cancel_terms(*, booking: Booking, by, now: datetime | None = None) -
     """
     now = now or timezone.now()
     merchant_side = _acts_for_merchant(booking, by)
-    if booking.status == BookingStatus.PENDING_PAYMENT and booking.expires_at <= now:
+    if _hold_ran_out(booking, now):
         return CancelTerms(allowed=False, reason="This hold has already expired.")
     if booking.status not in (BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED):
         return CancelTerms(
@@ -230,44 +258,47 @@ def booking_cancel_terms(*, booking: Booking, by, now: datetime | None = None) -
 
 
 @dataclass(frozen=True)
-class CancelResult:
-    """What a cancel did, decided under the booking row lock: say this, not the terms shown beforehand."""
+class Cancellation:
+    """A cancel just made under the booking row lock: the booking, and on whose side it was made."""
 
     booking: Booking
-    refund_amount: int = 0  # minor units of the refund recorded for this booking; 0 when nothing was paid
+    by_merchant: bool  # the slot's merchant or an admin cancelled (merchant rules), not the customer
 
 
-def booking_cancel(*, booking_id: int, by, reason: str = "", now: datetime | None = None) -> CancelResult:
-    """Cancel a booking and free its seats; a paid booking is refunded in full.
+def booking_cancel(*, booking_id: int, by: User | None, reason: str = "", now: datetime | None = None) -> Cancellation:
+    """Cancel a booking and free its seats: the booking's half of checkout.services.booking_cancel_and_refund.
 
-    The rule is `booking_cancel_terms`, applied under the booking row lock.
-    Caller has already checked that `by` may see the booking.
+    The rule is `booking_cancel_terms`, applied under the booking row lock
+    taken here. Runs inside the caller's transaction, which records the refund
+    of a paid booking and queues the emails before it commits. Caller has
+    already checked that `by` may see the booking.
     """
+    require_atomic()
     now = now or timezone.now()
-    refund = None
-    with transaction.atomic():
-        booking = (
-            Booking.objects.select_for_update(of=("self",))
-            .select_related("slot", "slot__theme", "slot__theme__merchant")
-            .get(pk=booking_id)
-        )
-        terms = booking_cancel_terms(booking=booking, by=by, now=now)
-        if not terms.allowed:
-            raise DomainError("not_cancellable", terms.reason)
-        merchant_side = _acts_for_merchant(booking, by)
+    booking = (
+        Booking.objects.select_for_update(of=("self",))
+        .select_related("slot", "slot__theme", "slot__theme__merchant")
+        .get(pk=booking_id)
+    )
+    terms = booking_cancel_terms(booking=booking, by=by, now=now)
+    if not terms.allowed:
+        raise DomainError("not_cancellable", terms.reason)
+    by_merchant = _acts_for_merchant(booking, by)
+    _transition(booking, BookingStatus.CANCELLED, by=by, reason=reason or "cancelled", now=now)
+    return Cancellation(booking=booking, by_merchant=by_merchant)
 
-        _transition(booking, BookingStatus.CANCELLED, by=by, reason=reason or "cancelled", now=now)
-        if booking.amount > 0:
-            # Records a refund of any succeeded payment in this transaction; Stripe
-            # is called after commit. A payment still in flight is refunded when it
-            # lands (booking_confirm_payment answers MUST_REFUND for a cancelled booking).
-            from payments.services import payment_refund_for_booking
 
-            refund = payment_refund_for_booking(
-                booking_id=booking.pk, reason="merchant_cancel" if merchant_side else "customer_cancel"
-            )
-        _notify_on_commit("booking_cancelled", booking.pk, by=by, reason=reason)
-    return CancelResult(booking=booking, refund_amount=refund.amount if refund is not None else 0)
+def booking_lock_with_slot(*, booking_id: int) -> None:
+    """Lock a booking's slot row, then the booking row: the lock order, for a flow that goes on to the payment.
+
+    checkout.services takes these before payments locks the payment row of a
+    succeeded intent, so the confirmation that follows (`booking_confirm_payment`)
+    never waits for a lock out of order. Caller holds the transaction.
+    """
+    require_atomic()
+    slot_id = Booking.objects.values_list("slot_id", flat=True).get(pk=booking_id)
+    Slot.objects.select_for_update(of=("self",)).only("pk").get(pk=slot_id)
+    Booking.objects.select_for_update(of=("self",)).only("pk").get(pk=booking_id)
 
 
 class ConfirmOutcome(enum.StrEnum):
@@ -297,13 +328,13 @@ def booking_confirm_payment(*, booking_id: int, now: datetime | None = None) -> 
         if booking.status == BookingStatus.CANCELLED:
             return ConfirmOutcome.MUST_REFUND
         slot_open = slot.status == SlotStatus.OPEN and slot.starts_at > now
-        if booking.status == BookingStatus.PENDING_PAYMENT and booking.expires_at > now and slot_open:
+        if booking.status == BookingStatus.PENDING_PAYMENT and not _hold_ran_out(booking, now) and slot_open:
             _transition(booking, BookingStatus.CONFIRMED, reason="payment succeeded", now=now)
         else:
             # Late payment: the hold ran out (swept or not), or the slot started or was cancelled first.
             # Same rules as a join.
             if booking.status == BookingStatus.PENDING_PAYMENT:
-                if booking.expires_at <= now:
+                if _hold_ran_out(booking, now):
                     why = "hold expired before payment"
                 elif slot.status != SlotStatus.OPEN:
                     why = "slot cancelled before payment"
@@ -320,7 +351,7 @@ def booking_confirm_payment(*, booking_id: int, now: datetime | None = None) -> 
             except IntegrityError:
                 # The customer booked the slot again meanwhile: this payment is surplus.
                 return ConfirmOutcome.MUST_REFUND
-        _notify_on_commit("booking_confirmed", booking_id)
+        _notify_confirmed(booking_id)
     return ConfirmOutcome.CONFIRMED
 
 
@@ -359,7 +390,7 @@ def bookings_expire_due(*, now: datetime | None = None, batch_size: int = 500) -
             return total
 
 
-def booking_mark_attendance(*, booking_id: int, status: str, by, now: datetime | None = None) -> Booking:
+def booking_mark_attendance(*, booking_id: int, status: str, by: User, now: datetime | None = None) -> Booking:
     """Mark a confirmed booking attended or no-show once its slot has started (may be changed later)."""
     now = now or timezone.now()
     if status not in (BookingStatus.ATTENDED, BookingStatus.NO_SHOW):
@@ -375,21 +406,32 @@ def booking_mark_attendance(*, booking_id: int, status: str, by, now: datetime |
     return booking
 
 
-def _notify_on_commit(event: str, booking_id: int, *, by=None, reason: str = "") -> None:
-    """Queue the email task in the caller's transaction (bookwise.outbox); it is sent after commit.
+def _notify_confirmed(booking_id: int) -> None:
+    """Queue the confirmation email in the caller's transaction (bookwise.outbox); it is sent after commit.
 
-    Caller is inside the transaction that made the change the email reports
-    and holds the booking row lock. The merchant's notice (an email now, or a
-    line of the hourly digest, per the merchant's choice) is written here too.
+    Caller is inside the transaction that confirmed the booking and holds the
+    booking row lock. The merchant's notice (an email now, or a line of the
+    hourly digest, per the merchant's choice) is written here too.
     """
-    from bookings import tasks
-    from bookings.merchant_notifications import merchant_notice_record
-    from bookings.models import MerchantBookingEvent
+    outbox.enqueue(SEND_CONFIRMED_TASK, booking_id)
+    merchant_notice_record(booking_id=booking_id, event=MerchantBookingEvent.CONFIRMED)
 
-    task = {"booking_confirmed": tasks.send_booking_confirmed, "booking_cancelled": tasks.send_booking_cancelled}[event]
-    outbox.enqueue(task.name, booking_id)
-    merchant_event = {
-        "booking_confirmed": MerchantBookingEvent.CONFIRMED,
-        "booking_cancelled": MerchantBookingEvent.CANCELLED,
-    }[event]
-    merchant_notice_record(booking_id=booking_id, event=merchant_event, by=by, reason=reason)
+
+def slot_update_capacity(*, slot: Slot, capacity: int, now: datetime | None = None) -> Slot:
+    """Change a slot's capacity; never below the seats already taken.
+
+    Here rather than in catalog: the floor is a count of bookings, taken under
+    the same slot lock as a join, so a join and a capacity cut cannot both win.
+    """
+    with transaction.atomic():
+        locked = Slot.objects.select_for_update().get(pk=slot.pk)
+        if locked.status != SlotStatus.OPEN:
+            raise DomainError("slot_closed", "A cancelled slot cannot be changed.")
+        taken = seats_taken(slot_id=locked.pk, now=now)
+        if capacity < taken:
+            raise DomainError(
+                "capacity_below_booked", f"{taken} seats are already taken; capacity cannot go below that."
+            )
+        locked.capacity = capacity
+        locked.save(update_fields=["capacity", "updated_at"])
+    return locked

@@ -1,4 +1,8 @@
-"""Background work of the booking engine. Tasks take ids and call one service."""
+"""Background work of the booking engine. Tasks take ids and call one service.
+
+The cancellation email needs the refund too (payments): it is sent by
+checkout.tasks.send_booking_cancelled.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import logging
 
 from celery import shared_task
 
-from bookings import notifications, services
+from bookings import merchant_notifications, notifications, services
 from bookwise.celery import RELIABLE_TASK_OPTIONS
 from bookwise.emails import EMAIL_TASK_OPTIONS
 
@@ -28,34 +32,22 @@ def send_booking_confirmed(booking_id: int) -> bool:
     return notifications.send_booking_confirmed_email(booking_id=booking_id)
 
 
-@shared_task(**EMAIL_TASK_OPTIONS)
-def send_booking_cancelled(booking_id: int) -> bool:
-    """Idempotent: a second run sends nothing (bookwise.emails.send_email_once)."""
-    return notifications.send_booking_cancelled_email(booking_id=booking_id)
-
-
 # --- Emails to merchants about their bookings (bookings.merchant_notifications) -----------------
 
 
 @shared_task(**EMAIL_TASK_OPTIONS)
 def send_merchant_booking_notice(notice_id: int) -> bool:
     """Idempotent: the notice is marked sent in the transaction that sends it."""
-    from bookings import merchant_notifications
-
     return merchant_notifications.send_booking_notice_email(notice_id=notice_id)
 
 
 @shared_task(**RELIABLE_TASK_OPTIONS)
 def send_merchant_booking_digests() -> int:
     """Periodic (beat, hourly): one digest per merchant of the unreported events. Safe to run concurrently."""
-    from bookings import merchant_notifications
-
     return merchant_notifications.send_booking_digests()
 
 
 @shared_task(**RELIABLE_TASK_OPTIONS)
 def send_merchant_daily_schedules() -> int:
     """Periodic (beat, hourly): tomorrow's schedule, once per merchant and local day."""
-    from bookings import merchant_notifications
-
     return merchant_notifications.send_daily_schedules()

@@ -27,6 +27,7 @@ from bookings.models import Booking, BookingStatus
 from bookings.policy import booking_cancellation_policy
 from bookwise.errors import DomainError
 from bookwise.money import format_money
+from checkout import services as checkout_services
 from payments.selectors import payment_state_for_booking, refund_status_by_booking
 from payments.services import payment_confirm_card, payment_intent_for_booking
 from payments.throttles import pay_attempt_wait
@@ -201,11 +202,11 @@ def booking_pay(request: HttpRequest, pk: int) -> JsonResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def booking_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    """A confirmation page saying whether a refund applies; POST cancels through `booking_cancel`."""
+    """A confirmation page saying whether a refund applies; POST cancels through `booking_cancel_and_refund`."""
     booking = get_object_or_404(_own_bookings(request), pk=pk)
     if request.method == "POST":
         try:
-            result = services.booking_cancel(booking_id=booking.pk, by=request.user)
+            result = checkout_services.booking_cancel_and_refund(booking_id=booking.pk, by=request.user)
         except DomainError as exc:
             messages.error(request, exc.message)
             booking = get_object_or_404(_own_bookings(request), pk=pk)
@@ -226,7 +227,7 @@ def booking_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _cancelled_message(result: services.CancelResult) -> str:
+def _cancelled_message(result: checkout_services.CancelResult) -> str:
     """What the cancel did under its lock (a payment may have landed since the page was shown)."""
     booking = result.booking
     done = f"Booking #{booking.pk} for {booking.slot.theme.title} is cancelled."

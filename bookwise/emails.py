@@ -39,18 +39,28 @@ from django.db import IntegrityError, transaction
 from django.template import Context
 from django.template.loader import get_template, render_to_string
 
-from bookwise.celery import RELIABLE_TASK_OPTIONS
+from bookwise.celery import RELIABLE_TASK_OPTIONS, ReliableTaskOptions
 from bookwise.models import EmailLog
 
 logger = logging.getLogger(__name__)
 
 SITE_NAME = "BookWise"
 
+
+class EmailTaskOptions(ReliableTaskOptions):
+    """Typed, so that ``shared_task(**EMAIL_TASK_OPTIONS)`` type-checks against Celery's keyword arguments."""
+
+    autoretry_for: tuple[type[BaseException], ...]
+    retry_backoff: int
+    retry_backoff_max: int
+    max_retries: int
+
+
 # Options for every email task: transient network/SMTP errors retry with
 # bounded backoff (well under the broker's visibility timeout); acks_late and
 # reject_on_worker_lost (a killed worker's email is sent by the next one) are
 # safe because send_email_once is idempotent.
-EMAIL_TASK_OPTIONS: dict[str, Any] = {
+EMAIL_TASK_OPTIONS: EmailTaskOptions = {
     **RELIABLE_TASK_OPTIONS,
     "autoretry_for": (OSError, smtplib.SMTPException),
     "retry_backoff": 30,

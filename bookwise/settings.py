@@ -7,6 +7,7 @@ REDIS_URL and the Stripe keys, or with the public development Stripe keys.
 Every variable is documented in `.env.example`.
 """
 
+import importlib.util
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,7 +40,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
-    "bookwise.admin_site.BookwiseAdminConfig",  # django.contrib.admin with our index page
+    "portal.admin_site.BookwiseAdminConfig",  # django.contrib.admin with our index page
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "django.forms",  # Django's form templates, for FORM_RENDERER below
     "rest_framework",
     "rest_framework_simplejwt",
     "rest_framework_simplejwt.token_blacklist",
@@ -62,7 +64,13 @@ INSTALLED_APPS = [
     "bookings",
     "reviews",
     "payments",
+    "checkout",
+    "portal",
 ]
+# Development tooling (devtools/: `manage.py load_scale_data`): with DEBUG on or BOOKWISE_DEVTOOLS=1, and only
+# where the package exists. Production (DEBUG off, no flag) never loads it; the image does not ship it.
+if (DEBUG or env.bool("BOOKWISE_DEVTOOLS", default=False)) and importlib.util.find_spec("devtools") is not None:
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -95,6 +103,8 @@ TEMPLATES = [
         },
     },
 ]
+# Form fields render through templates/forms/field.html (bookwise.web.FormRenderer).
+FORM_RENDERER = "bookwise.web.FormRenderer"
 
 # --- Database -----------------------------------------------------------------
 # scripts/dev.py sets DATABASE_URL to the embedded pgserver when none is given.
@@ -383,7 +393,7 @@ STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
 # module-level client): the HTTP timeout, which also bounds how long the
 # intent-creation request waits.
 STRIPE_TIMEOUT_SECONDS = env.int("STRIPE_TIMEOUT_SECONDS", default=10)
-# Reconciliation (payments.tasks.reconcile_pending_payments): how often, and how
+# Reconciliation (checkout.tasks.reconcile_pending_payments): how often, and how
 # long after a booking expired or was cancelled its intent is still re-read.
 PAYMENT_RECONCILE_SECONDS = env.int("PAYMENT_RECONCILE_SECONDS", default=300)
 PAYMENT_RECONCILE_WINDOW_HOURS = env.int("PAYMENT_RECONCILE_WINDOW_HOURS", default=24)
@@ -398,7 +408,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": BOOKING_EXPIRE_SWEEP_SECONDS},
     },
     "reconcile-pending-payments": {
-        "task": "payments.tasks.reconcile_pending_payments",
+        "task": "checkout.tasks.reconcile_pending_payments",
         "schedule": float(PAYMENT_RECONCILE_SECONDS),
         "options": {"expires": PAYMENT_RECONCILE_SECONDS},
     },

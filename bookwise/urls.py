@@ -46,5 +46,5 @@ urlpatterns = [
     path("stripe/", include("payments.webhook_urls")),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("merchant/", include("merchants.web_urls")),
-    path("", include("bookwise.portal_urls")),
+    path("", include("portal.urls")),
 ]

@@ -18,16 +18,25 @@ from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from bookings import catalog_selectors
+from bookings import services as booking_services
 from bookwise import money
 from bookwise.fields import AwareDateTimeField, parse_aware_query_param
+from bookwise.openapi import ErrorSerializer
 from bookwise.pagination import NoCountPagination
 from catalog import selectors, services
+from catalog.limits import (
+    MAX_CANCELLATION_CUTOFF_HOURS,
+    MAX_CAPACITY,
+    MAX_DURATION_MINUTES,
+    MAX_PARTY,
+    MAX_PRICE,
+    SCHEDULE_MAX_TIMES_PER_DAY,
+    THEME_DESCRIPTION_MAX_LENGTH,
+)
 from catalog.models import Slot, Theme
+from checkout.services import slot_cancel_and_refund
 from merchants.permissions import user_approved_merchant, user_manages
-
-MAX_PRICE = services.MAX_PRICE
-MAX_CAPACITY = 10_000
-ERROR = inline_serializer("Error", {"detail": serializers.CharField(), "code": serializers.CharField()})
 
 
 class ThemeOutSerializer(serializers.ModelSerializer):
@@ -79,8 +88,8 @@ class CurrencyField(serializers.CharField):
 
 class ThemeInSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
-    description = serializers.CharField(allow_blank=True, required=False, max_length=10_000)
-    duration_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60)
+    description = serializers.CharField(allow_blank=True, required=False, max_length=THEME_DESCRIPTION_MAX_LENGTH)
+    duration_minutes = serializers.IntegerField(min_value=1, max_value=MAX_DURATION_MINUTES)
     price = serializers.IntegerField(
         min_value=0,
         max_value=MAX_PRICE,
@@ -89,9 +98,11 @@ class ThemeInSerializer(serializers.Serializer):
     currency = CurrencyField(
         required=False, help_text="Default: the currency of the merchant's country (USD when none is known)."
     )
-    min_party = serializers.IntegerField(min_value=1, max_value=1000, required=False, default=1)
-    max_party = serializers.IntegerField(min_value=1, max_value=1000, required=False, default=6)
-    cancellation_cutoff_hours = serializers.IntegerField(min_value=0, max_value=24 * 30, required=False, default=24)
+    min_party = serializers.IntegerField(min_value=1, max_value=MAX_PARTY, required=False, default=1)
+    max_party = serializers.IntegerField(min_value=1, max_value=MAX_PARTY, required=False, default=6)
+    cancellation_cutoff_hours = serializers.IntegerField(
+        min_value=0, max_value=MAX_CANCELLATION_CUTOFF_HOURS, required=False, default=24
+    )
     is_active = serializers.BooleanField(required=False, default=True)
     # Optional venue of the theme's own; blank fields mean the merchant's address.
     venue_street = serializers.CharField(max_length=200, allow_blank=True, required=False)
@@ -111,7 +122,7 @@ class SlotOutSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_seats_left(self, slot: Slot) -> int:
-        return selectors.seats_left_of(slot)
+        return catalog_selectors.seats_left_of(slot=slot)
 
 
 class SlotInSerializer(serializers.Serializer):
@@ -130,7 +141,9 @@ class SlotBulkSerializer(serializers.Serializer):
     weekdays = serializers.ListField(
         child=serializers.IntegerField(min_value=0, max_value=6), min_length=1, max_length=7
     )
-    times = serializers.ListField(child=serializers.TimeField(input_formats=["%H:%M"]), min_length=1, max_length=48)
+    times = serializers.ListField(
+        child=serializers.TimeField(input_formats=["%H:%M"]), min_length=1, max_length=SCHEDULE_MAX_TIMES_PER_DAY
+    )
     capacity = serializers.IntegerField(min_value=0, max_value=MAX_CAPACITY)
     # The span (at most a year) and the two-year horizon are slot_schedule_plan's rules: 400 on end_date.
 
@@ -196,7 +209,7 @@ class ThemeViewSet(
             params = ThemeListParams(data=self.request.query_params)
             params.is_valid(raise_exception=True)
             data = params.validated_data
-            return selectors.theme_list_filtered(
+            return catalog_selectors.theme_list_filtered(
                 filters=selectors.ThemeFilters(
                     search=data.get("search"),
                     merchant_id=data.get("merchant"),
@@ -209,7 +222,7 @@ class ThemeViewSet(
                     currency=data.get("currency"),
                 )
             )
-        return selectors.theme_visible_to(user=self.request.user)
+        return catalog_selectors.theme_visible_to(user=self.request.user)
 
     def get_permissions(self):
         if self.action in ("list", "retrieve", "slots", "metadata") and self.request.method in SAFE_METHODS:
@@ -233,9 +246,6 @@ class ThemeViewSet(
         theme = services.theme_update(theme=theme, **data.validated_data)
         return Response(ThemeOutSerializer(theme).data)
 
-    def update(self, request: Request, *args, **kwargs) -> Response:
-        return self.partial_update(request, *args, **kwargs)
-
     def destroy(self, request: Request, *args, **kwargs) -> Response:
         theme = self.get_object()
         _ensure_owner(request.user, theme)
@@ -253,13 +263,13 @@ class ThemeViewSet(
     @extend_schema(
         methods=["POST"],
         request=SlotInSerializer,
-        responses={201: SlotOutSerializer, 400: None, 403: None, 404: None, 409: ERROR},
+        responses={201: SlotOutSerializer, 400: None, 403: None, 404: None, 409: ErrorSerializer},
     )
     @action(detail=True, methods=["get", "post"], pagination_class=NoCountPagination)
     def slots(self, request: Request, pk=None) -> Response:
-        theme = get_object_or_404(selectors.theme_visible_to(user=request.user), pk=pk)
+        theme = get_object_or_404(catalog_selectors.theme_visible_to(user=request.user), pk=pk)
         if request.method in ("GET", "HEAD"):
-            qs = selectors.slot_list_for_theme(
+            qs = catalog_selectors.slot_list_for_theme(
                 theme_id=theme.pk,
                 start=parse_aware_query_param(request, "from"),
                 end=parse_aware_query_param(request, "to"),
@@ -275,7 +285,7 @@ class ThemeViewSet(
     @extend_schema(request=SlotBulkSerializer, responses={201: BULK_RESULT, 400: None, 403: None, 404: None})
     @action(detail=True, methods=["post"], url_path="slots/bulk")
     def bulk(self, request: Request, pk=None) -> Response:
-        theme = get_object_or_404(selectors.theme_visible_to(user=request.user), pk=pk)
+        theme = get_object_or_404(catalog_selectors.theme_visible_to(user=request.user), pk=pk)
         _ensure_owner(request.user, theme)
         data = SlotBulkSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -286,7 +296,8 @@ class ThemeViewSet(
 @extend_schema_view(
     retrieve=extend_schema(responses={200: SlotOutSerializer, 404: None}),
     partial_update=extend_schema(
-        request=SlotCapacitySerializer, responses={200: SlotOutSerializer, 400: None, 403: None, 404: None, 409: ERROR}
+        request=SlotCapacitySerializer,
+        responses={200: SlotOutSerializer, 400: None, 403: None, 404: None, 409: ErrorSerializer},
     ),
 )
 class SlotViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -295,7 +306,7 @@ class SlotViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        return selectors.with_seats_left(selectors.slot_visible_to(user=self.request.user))
+        return catalog_selectors.with_seats_left(catalog_selectors.slot_visible_to(user=self.request.user))
 
     def get_permissions(self):
         if self.action == "retrieve":
@@ -311,7 +322,7 @@ class SlotViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         slot = self._owned_slot()
         data = SlotCapacitySerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        slot = services.slot_update_capacity(slot=slot, capacity=data.validated_data["capacity"])
+        slot = booking_services.slot_update_capacity(slot=slot, capacity=data.validated_data["capacity"])
         return Response(SlotOutSerializer(slot).data)
 
     @extend_schema(
@@ -327,5 +338,5 @@ class SlotViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk=None) -> Response:
         slot = self._owned_slot()
-        slot, cancelled = services.slot_cancel(slot=slot, by=request.user)
+        slot, cancelled = slot_cancel_and_refund(slot=slot, by=request.user)
         return Response({"slot": SlotOutSerializer(slot).data, "cancelled_bookings": cancelled})

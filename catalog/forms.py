@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 
 from django import forms
 
+from bookings import catalog_selectors
 from bookwise import money
 from catalog import selectors
+from catalog.limits import MAX_PARTY, MAX_PRICE_MAJOR
 from catalog.models import Theme
-
-MAX_PRICE_MAJOR = Decimal("100000000")  # MAX_PRICE in a currency without decimals (JPY); less in any other
-MAX_PARTY_INPUT = 1000
 
 ORDERING_CHOICES = [
     ("", "Title (A-Z)"),
@@ -28,7 +26,7 @@ class CatalogFilterForm(forms.Form):
     Prices are typed in major units of the chosen currency, and a price filter
     or price ordering lists only themes priced in it: no number is compared
     across currencies. Without a choice the view picks the most common
-    currency of the results (`selectors.theme_currency_most_common`).
+    currency of the results (`bookings.catalog_selectors.theme_currency_most_common`).
     """
 
     q = forms.CharField(label="Search", required=False, max_length=200)
@@ -99,15 +97,19 @@ class BookSlotForm(forms.Form):
     party_size = forms.IntegerField(
         label="Party size",
         min_value=1,
-        max_value=MAX_PARTY_INPUT,
+        max_value=MAX_PARTY,
         help_text="How many people are coming, you included.",
         error_messages={"required": "Enter how many people are coming.", "invalid": "Enter a whole number of people."},
     )
+
+    # One input next to the list of times: no asterisk (templates/forms/field.html).
+    hide_required_marker = True
 
     def __init__(self, *args, theme: Theme, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.theme = theme
         self.user = user
+        self.fields["party_size"].label = f"Party size ({theme.min_party}–{theme.max_party} people)"
         self.fields["party_size"].widget.attrs.update(
             {"min": theme.min_party, "max": theme.max_party, "inputmode": "numeric"}
         )
@@ -115,7 +117,7 @@ class BookSlotForm(forms.Form):
 
     def clean_slot(self) -> int:
         slot_id = self.cleaned_data["slot"]
-        if not selectors.slot_visible_to(user=self.user).filter(theme=self.theme, pk=slot_id).exists():
+        if not catalog_selectors.slot_visible_to(user=self.user).filter(theme=self.theme, pk=slot_id).exists():
             raise forms.ValidationError("This time is not available: choose another.")
         return slot_id
 

@@ -10,20 +10,22 @@ themes), and inserts that merely reference the theme (reviews) do not wait.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from bookings.models import CANCEL_REASON_SLOT_CANCELLED, Booking, BookingStatus
-from bookings.selectors import holding_q, seats_taken
 from bookwise import money
 from bookwise.errors import DomainError, InvalidInput
+from bookwise.timezones import local_day_bounds, local_to_utc
+from bookwise.transactions import require_atomic
+from catalog.limits import MAX_PRICE, SCHEDULE_MAX_DAYS, SLOT_MAX_DAYS_AHEAD
 from catalog.models import Slot, SlotStatus, Theme
 from merchants.models import Merchant
+from merchants.places import countries
 
 THEME_EDITABLE_FIELDS = (
     "title",
@@ -41,16 +43,6 @@ THEME_EDITABLE_FIELDS = (
     "venue_city",
     "venue_country",
 )
-
-
-# How far ahead a slot may start: up to this many days after today, in the merchant's calendar.
-# The API, the portal's date fields and weekly schedules all apply this one bound.
-SLOT_MAX_DAYS_AHEAD = 2 * 366
-# A weekly schedule covers at most this many days, its first and last included.
-SCHEDULE_MAX_DAYS = 366
-
-# A theme's price per person, in minor units (bookwise.money): 1,000,000.00 USD, or ¥100,000,000.
-MAX_PRICE = 100_000_000
 
 
 def _validate_party_range(min_party: int, max_party: int) -> None:
@@ -71,8 +63,6 @@ def _validate_money(fields: dict[str, Any]) -> None:
 
 def _validate_venue(fields: dict[str, Any]) -> None:
     """Strip the venue fields in place; `venue_country` must be an ISO 3166-1 alpha-2 code (or blank)."""
-    from merchants.places import countries
-
     for name in ("venue_street", "venue_postcode", "venue_city", "venue_country"):
         if name in fields:
             fields[name] = (fields[name] or "").strip()
@@ -112,7 +102,7 @@ def theme_deactivate(*, theme: Theme) -> Theme:
     return theme
 
 
-def _overlapping_slots(theme_id: int, starts_at: datetime, ends_at: datetime):
+def _overlapping_slots(theme_id: int, starts_at: datetime, ends_at: datetime) -> QuerySet[Slot]:
     return Slot.objects.filter(theme_id=theme_id, starts_at__lt=ends_at, ends_at__gt=starts_at).exclude(
         status=SlotStatus.CANCELLED
     )
@@ -146,7 +136,7 @@ def slot_create(
     merchant = theme.merchant
     latest = latest_slot_day(merchant=merchant, now=now)
     # Compared as instants: the first moment of the day after `latest`, in the merchant's timezone.
-    if starts_at >= datetime.combine(latest + timedelta(days=1), time.min, tzinfo=merchant.tzinfo):
+    if starts_at >= local_day_bounds(day=latest, tz=merchant.tzinfo)[1]:
         raise InvalidInput(
             "too_far_ahead",
             f"Slots can be opened at most two years ahead: the last possible day is {latest:%d %B %Y}.",
@@ -176,15 +166,6 @@ class SchedulePlan:
     @property
     def skipped(self) -> int:
         return len(self.overlapping) + self.skipped_past_or_invalid
-
-
-def _local_to_utc(day: date, at: time, tz) -> datetime | None:
-    """The UTC instant of a local wall-clock time, or None when it does not exist (DST gap)."""
-    local = datetime.combine(day, at, tzinfo=tz)
-    as_utc = local.astimezone(UTC)
-    if as_utc.astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
-        return None
-    return as_utc
 
 
 def slot_schedule_plan(
@@ -237,7 +218,7 @@ def slot_schedule_plan(
             continue
         for at in sorted(set(times)):
             try:
-                starts = _local_to_utc(day, at, tz)
+                starts = local_to_utc(day=day, at=at, tz=tz)
                 ends = starts + duration if starts is not None else None
             except OverflowError:
                 # The first or last day of the datetime range, shifted by the
@@ -245,7 +226,7 @@ def slot_schedule_plan(
                 raise InvalidInput(
                     "out_of_range", "These dates are outside the supported range.", field="non_field_errors"
                 ) from None
-            if starts is None or starts <= now:
+            if starts is None or ends is None or starts <= now:
                 invalid += 1
                 continue
             candidates.append((starts, ends))
@@ -290,44 +271,18 @@ def slot_bulk_create(
     return len(plan.to_create), plan.skipped
 
 
-def slot_update_capacity(*, slot: Slot, capacity: int, now: datetime | None = None) -> Slot:
-    """Change a slot's capacity; never below the seats already taken (under the slot lock)."""
-    with transaction.atomic():
-        locked = Slot.objects.select_for_update().get(pk=slot.pk)
-        if locked.status != SlotStatus.OPEN:
-            raise DomainError("slot_closed", "A cancelled slot cannot be changed.")
-        taken = seats_taken(slot_id=locked.pk, now=now)
-        if capacity < taken:
-            raise DomainError(
-                "capacity_below_booked", f"{taken} seats are already taken; capacity cannot go below that."
-            )
-        locked.capacity = capacity
-        locked.save(update_fields=["capacity", "updated_at"])
-    return locked
+def slot_mark_cancelled(*, slot_id: int) -> tuple[Slot, bool]:
+    """Mark a slot cancelled under its row lock: the slot's half of checkout.services.slot_cancel_and_refund.
 
-
-def slot_cancel(*, slot: Slot, by, now: datetime | None = None) -> tuple[Slot, int]:
-    """Cancel a slot and every active booking on it; paid ones are refunded in full.
-
-    Returns the slot and the number of bookings cancelled.
+    Returns the locked slot and whether this call cancelled it (False: it
+    already was). Caller holds the transaction in which the slot's bookings
+    are cancelled and refunded after this lock (lock order: slot, bookings,
+    payments).
     """
-    from bookings.services import booking_cancel
-
-    now = now or timezone.now()
-    with transaction.atomic():
-        locked = Slot.objects.select_for_update().get(pk=slot.pk)
-        if locked.status == SlotStatus.CANCELLED:
-            return locked, 0
-        locked.status = SlotStatus.CANCELLED
-        locked.save(update_fields=["status", "updated_at"])
-        active_ids = list(
-            Booking.objects.filter(
-                Q(status=BookingStatus.CONFIRMED) | Q(status=BookingStatus.PENDING_PAYMENT), slot=locked
-            )
-            .filter(holding_q(now))
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        for booking_id in active_ids:
-            booking_cancel(booking_id=booking_id, by=by, reason=CANCEL_REASON_SLOT_CANCELLED, now=now)
-    return locked, len(active_ids)
+    require_atomic()
+    locked = Slot.objects.select_for_update().get(pk=slot_id)
+    if locked.status == SlotStatus.CANCELLED:
+        return locked, False
+    locked.status = SlotStatus.CANCELLED
+    locked.save(update_fields=["status", "updated_at"])
+    return locked, True

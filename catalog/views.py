@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
+from bookings import catalog_selectors
 from bookings.models import BookingStatus
 from bookings.policy import cancellation_policy
 from bookings.services import booking_join
@@ -25,7 +26,6 @@ from bookwise.web import form_add_domain_error
 from catalog import selectors
 from catalog.forms import BookSlotForm, CatalogFilterForm
 from catalog.models import Slot, SlotStatus, Theme
-from merchants.models import MerchantStatus
 from reviews.selectors import review_list_for_theme
 from reviews.services import has_attended, has_reviewed
 
@@ -49,7 +49,7 @@ def catalog(request: HttpRequest) -> HttpResponse:
         if filters.compares_prices():
             # Prices are compared within one currency: the chosen one, else the results' most common.
             if not filters.currency:
-                filters = replace(filters, currency=selectors.theme_currency_most_common(filters=filters))
+                filters = replace(filters, currency=catalog_selectors.theme_currency_most_common(filters=filters))
                 if filters.currency:
                     # Shown selected, and kept by the page links, so every page compares in the same one.
                     form.data = form.data.copy()
@@ -59,7 +59,9 @@ def catalog(request: HttpRequest) -> HttpResponse:
         # page exists: no COUNT(*) over the whole catalog (same as the API).
         offset = (page - 1) * PAGE_SIZE
         rows = list(
-            selectors.theme_list_filtered(filters=filters).defer("search_vector")[offset : offset + PAGE_SIZE + 1]
+            catalog_selectors.theme_list_filtered(filters=filters).defer("search_vector")[
+                offset : offset + PAGE_SIZE + 1
+            ]
         )
         has_next = len(rows) > PAGE_SIZE
         themes = rows[:PAGE_SIZE]
@@ -105,7 +107,7 @@ class ScheduleDay:
 
 @require_safe
 def theme_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    theme = get_object_or_404(selectors.theme_visible_to(user=request.user), pk=pk)
+    theme = get_object_or_404(catalog_selectors.theme_visible_to(user=request.user), pk=pk)
     return _render_theme(request, theme, BookSlotForm(theme=theme, user=request.user))
 
 
@@ -116,7 +118,7 @@ def theme_book(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect_to_login(reverse("portal:theme-detail", args=[pk]))
     # Counted like the API's joins, in the same per-user bucket (bookings.throttles).
     wait = join_attempt_wait(request)
-    theme = get_object_or_404(selectors.theme_visible_to(user=request.user), pk=pk)
+    theme = get_object_or_404(catalog_selectors.theme_visible_to(user=request.user), pk=pk)
     form = BookSlotForm(request.POST, theme=theme, user=request.user)
     if wait:
         form.is_valid()  # keeps what was chosen on the re-rendered page
@@ -140,7 +142,7 @@ def theme_book(request: HttpRequest, pk: int) -> HttpResponse:
 def _render_theme(request: HttpRequest, theme: Theme, form: BookSlotForm, *, status: int = 200) -> HttpResponse:
     now = timezone.now()
     slots = list(
-        selectors.slot_list_for_theme(
+        catalog_selectors.slot_list_for_theme(
             theme_id=theme.pk, start=now, end=now + timedelta(days=SCHEDULE_DAYS), now=now
         ).filter(status=SlotStatus.OPEN)[:MAX_SLOTS_SHOWN]
     )
@@ -177,7 +179,7 @@ def _render_theme(request: HttpRequest, theme: Theme, form: BookSlotForm, *, sta
             "selected_slot": selected_slot,
             "selected_warning": selected_warning,
             "party_size": form.party_size_value(),
-            "bookable": theme.is_active and theme.merchant.status == MerchantStatus.APPROVED,
+            "bookable": selectors.theme_is_bookable(theme=theme),
         },
         status=status,
     )

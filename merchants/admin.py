@@ -3,7 +3,7 @@
 Suspending opens an intermediate page (for one merchant from its change page, or
 for several from the bulk action): a required reason, the upcoming bookings it
 affects, and the choice to keep them or cancel and refund them all. Confirming
-calls merchants.services.merchant_suspend once per merchant.
+calls checkout.services.merchant_suspend once per merchant.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from django.utils import timezone
 
 from bookwise.errors import DomainError
 from bookwise.money import format_money
+from checkout.selectors import suspension_affected_bookings
+from checkout.services import merchant_suspend
 from merchants.models import Merchant, MerchantStatus
-from merchants.services import merchant_approve, merchant_suspend, suspension_affected_bookings
+from merchants.services import merchant_approve
 
 KEEP, CANCEL = "keep", "cancel"
 # The suspend page lists at most this many of a merchant's affected bookings (the counts and totals are exact).

@@ -5,7 +5,6 @@ Thin adapters: parse input, scope the queryset, call one service, render.
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -15,10 +14,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.permissions import IsPlatformAdmin
+from bookwise.openapi import VALIDATION_ERROR, error_response
 from bookwise.pagination import NewestFirstCursorPagination
+from checkout.services import merchant_suspend
 from merchants.models import BookingEmails, Merchant
 from merchants.selectors import merchant_list_public, merchant_of, merchant_visible_to
-from merchants.services import merchant_apply, merchant_approve, merchant_suspend, merchant_update_settings
+from merchants.services import merchant_apply, merchant_approve, merchant_update_settings
 
 
 class MerchantOutputSerializer(serializers.ModelSerializer):
@@ -87,12 +88,6 @@ class MerchantSuspendInputSerializer(serializers.Serializer):
     )
 
 
-class MerchantErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField()
-
-
-_VALIDATION_ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description='Invalid input: `{"field": ["message"]}`.')
 _UNAUTHENTICATED = OpenApiResponse(description="Missing, invalid or expired token.")
 _NOT_ADMIN = OpenApiResponse(description="Only platform admins may do this.")
 _NOT_FOUND = OpenApiResponse(description="No such merchant, or the caller may not see it.")
@@ -141,9 +136,9 @@ class MerchantViewSet(viewsets.GenericViewSet):
         request=MerchantApplyInputSerializer,
         responses={
             201: MerchantOutputSerializer,
-            400: _VALIDATION_ERROR,
+            400: VALIDATION_ERROR,
             401: _UNAUTHENTICATED,
-            409: OpenApiResponse(MerchantErrorSerializer, description="`already_merchant`: one profile per user."),
+            409: error_response("`already_merchant`: one profile per user."),
         },
     )
     def create(self, request: Request) -> Response:
@@ -161,7 +156,7 @@ class MerchantViewSet(viewsets.GenericViewSet):
         methods=["PATCH"],
         summary="Change the caller's own profile: venue address, timezone, booking emails",
         request=MerchantSettingsInputSerializer,
-        responses={200: MerchantOwnSerializer, 400: _VALIDATION_ERROR, 401: _UNAUTHENTICATED, 404: _NOT_FOUND},
+        responses={200: MerchantOwnSerializer, 400: VALIDATION_ERROR, 401: _UNAUTHENTICATED, 404: _NOT_FOUND},
     )
     @action(detail=False, methods=["get", "patch"])
     def me(self, request: Request) -> Response:
@@ -196,7 +191,7 @@ class MerchantViewSet(viewsets.GenericViewSet):
             401: _UNAUTHENTICATED,
             403: _NOT_ADMIN,
             404: _NOT_FOUND,
-            409: OpenApiResponse(MerchantErrorSerializer, description="`merchant_not_approved`: still pending."),
+            409: error_response("`merchant_not_approved`: still pending."),
         },
     )
     @action(detail=True, methods=["post"])

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-import zoneinfo
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, time, timedelta
 from decimal import Decimal
 
 from django import forms
@@ -18,15 +17,24 @@ from django.utils import timezone
 
 from bookings.models import BookingStatus
 from bookwise import money
-from bookwise.errors import DomainError, InvalidInput
-from catalog.services import MAX_PRICE, SCHEDULE_MAX_DAYS, SLOT_MAX_DAYS_AHEAD
+from bookwise.timezones import local_to_utc
+from catalog.limits import (
+    MAX_CANCELLATION_CUTOFF_HOURS,
+    MAX_CAPACITY,
+    MAX_DURATION_MINUTES,
+    MAX_PARTY,
+    MAX_PRICE,
+    MAX_PRICE_MAJOR,
+    SCHEDULE_MAX_DAYS,
+    SCHEDULE_MAX_TIMES_PER_DAY,
+    SLOT_MAX_DAYS_AHEAD,
+    THEME_DESCRIPTION_MAX_LENGTH,
+)
 from catalog.venue import Venue
 from merchants import places
 from merchants.models import BookingEmails
 from merchants.services import SETTINGS_FIELDS
 
-MAX_CAPACITY = 10_000
-MAX_TIMES_PER_DAY = 48
 WEEKDAYS = [
     (0, "Monday"),
     (1, "Tuesday"),
@@ -37,22 +45,6 @@ WEEKDAYS = [
     (6, "Sunday"),
 ]
 _HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
-
-
-def add_domain_error(form: forms.Form, exc: DomainError, field_map: dict[str, str] | None = None) -> None:
-    """Show a service's refusal on the form: next to its field when the service named one."""
-    field = getattr(exc, "field", None) if isinstance(exc, InvalidInput) else None
-    field = (field_map or {}).get(field, field)
-    form.add_error(field if field in form.fields else None, exc.message)
-
-
-def local_to_utc(day: date, at: time, tz: zoneinfo.ZoneInfo) -> datetime | None:
-    """The UTC instant of a wall-clock time in `tz`, or None when the clocks skip it (DST gap)."""
-    local = datetime.combine(day, at, tzinfo=tz)
-    as_utc = local.astimezone(UTC)
-    if as_utc.astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
-        return None
-    return as_utc
 
 
 class TimezoneField(forms.ChoiceField):
@@ -114,7 +106,9 @@ class MerchantSettingsForm(MerchantApplyForm):
         kwargs.setdefault("initial", {name: getattr(merchant, name) for name in SETTINGS_FIELDS})
         super().__init__(*args, **kwargs)
         self.fields["timezone"] = TimezoneField(keep=merchant.timezone)
-        self.fields["timezone"].help_text = (
+        self.fields[
+            "timezone"
+        ].help_text = (
             "Slots are shown in this timezone; changing it keeps each slot's moment in time, so their local times move."
         )
 
@@ -149,13 +143,16 @@ class ThemeForm(forms.Form):
 
     title = forms.CharField(label="Title", max_length=200)
     description = forms.CharField(
-        label="Description", required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 5})
+        label="Description",
+        required=False,
+        max_length=THEME_DESCRIPTION_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 5}),
     )
-    duration_minutes = forms.IntegerField(label="Duration (minutes)", min_value=1, max_value=24 * 60)
+    duration_minutes = forms.IntegerField(label="Duration (minutes)", min_value=1, max_value=MAX_DURATION_MINUTES)
     price = forms.DecimalField(
         label="Price per person",
         min_value=Decimal("0"),
-        max_value=Decimal(MAX_PRICE),  # the real bound is in minor units, checked with the currency in clean()
+        max_value=MAX_PRICE_MAJOR,  # the real bound is in minor units, checked with the currency in clean()
         max_digits=11,
         decimal_places=2,
         help_text="In the currency below, e.g. 25.00, or 5000 for a yen price (JPY has no cents). "
@@ -163,10 +160,13 @@ class ThemeForm(forms.Form):
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
     )
     currency = CurrencyField(label="Currency", initial=money.DEFAULT_CURRENCY)
-    min_party = forms.IntegerField(label="Smallest party", min_value=1, max_value=1000, initial=1)
-    max_party = forms.IntegerField(label="Largest party", min_value=1, max_value=1000, initial=6)
+    min_party = forms.IntegerField(label="Smallest party", min_value=1, max_value=MAX_PARTY, initial=1)
+    max_party = forms.IntegerField(label="Largest party", min_value=1, max_value=MAX_PARTY, initial=6)
     cancellation_cutoff_hours = forms.IntegerField(
-        label="Free cancellation until (hours before start)", min_value=0, max_value=24 * 30, initial=24
+        label="Free cancellation until (hours before start)",
+        min_value=0,
+        max_value=MAX_CANCELLATION_CUTOFF_HOURS,
+        initial=24,
     )
     venue_street, venue_postcode, venue_city, venue_country = _address_fields("venue_", city_required=False).values()
 
@@ -235,7 +235,7 @@ def _default_capacity(form: forms.Form, theme) -> None:
 
 def _bounded_date(value: date, today: date) -> None:
     # Bounds also keep datetime arithmetic far from year 1 and year 9999 (no OverflowError).
-    # The upper bound is the catalog's (catalog.services.SLOT_MAX_DAYS_AHEAD), which the API applies too.
+    # The upper bound is the catalog's (catalog.limits.SLOT_MAX_DAYS_AHEAD), which the API applies too.
     if value < today:
         raise forms.ValidationError("Choose today or a later date.")
     if value > today + timedelta(days=SLOT_MAX_DAYS_AHEAD):
@@ -265,7 +265,7 @@ class SlotForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("date") and data.get("time"):
-            starts_at = local_to_utc(data["date"], data["time"], self.merchant.tzinfo)
+            starts_at = local_to_utc(day=data["date"], at=data["time"], tz=self.merchant.tzinfo)
             if starts_at is None:
                 self.add_error("time", "This time does not exist on that day: the clocks go forward.")
             else:
@@ -289,8 +289,8 @@ def parse_times(raw: str) -> list[time]:
         shown = ", ".join(f"“{b[:20]}”" for b in bad[:5])
         raise forms.ValidationError(f"Not a time of day: {shown}. Use 24-hour HH:MM, e.g. 09:30.")
     unique = sorted(set(parsed))
-    if len(unique) > MAX_TIMES_PER_DAY:
-        raise forms.ValidationError(f"At most {MAX_TIMES_PER_DAY} start times per day.")
+    if len(unique) > SCHEDULE_MAX_TIMES_PER_DAY:
+        raise forms.ValidationError(f"At most {SCHEDULE_MAX_TIMES_PER_DAY} start times per day.")
     return unique
 
 

@@ -29,13 +29,18 @@ def user_approved_merchant(user) -> Merchant | None:
     return merchant
 
 
+def _owns(user, merchant: Merchant) -> bool:
+    return bool(user and user.is_authenticated and merchant.owner_id == user.pk)
+
+
 def user_manages(user, merchant: Merchant) -> bool:
-    """May `user` act for `merchant`: change its themes and slots, see and handle the bookings on them?"""
+    """May `user` act for `merchant`: change its themes and slots, see and handle the bookings on them?
+
+    The one owner-or-admin rule: every API view, portal page and service that acts for a merchant asks this.
+    """
     if user_is_platform_admin(user):
         return True
-    return bool(
-        user and user.is_authenticated and merchant.owner_id == user.pk and merchant.status == MerchantStatus.APPROVED
-    )
+    return _owns(user, merchant) and merchant.status == MerchantStatus.APPROVED
 
 
 def managed_by_owner_q(user, *, merchant_path: str = "merchant") -> Q:
@@ -50,13 +55,7 @@ def managed_by_owner_q(user, *, merchant_path: str = "merchant") -> Q:
 
 
 def _keeps_bookings_for(user, merchant: Merchant) -> bool:
-    return bool(
-        user
-        and user.is_authenticated
-        and merchant.owner_id == user.pk
-        and merchant.status == MerchantStatus.SUSPENDED
-        and merchant.suspension_keeps_bookings
-    )
+    return _owns(user, merchant) and merchant.status == MerchantStatus.SUSPENDED and merchant.suspension_keeps_bookings
 
 
 def user_serves_kept_bookings(user, merchant: Merchant) -> bool:

@@ -1,33 +1,32 @@
 """Writes on merchant profiles: apply, approve, suspend.
 
 The owner's `role` follows the merchant's status (approved -> `merchant`,
-suspended -> `customer`), except for platform admins, whose role never moves.
+suspended -> `customer`, through accounts.services.user_set_role), except for
+platform admins, whose role never moves. A suspension may also cancel the
+merchant's upcoming bookings with their refunds: checkout.services.merchant_suspend
+composes that flow from `merchant_mark_suspended` and
+`merchant_suspension_announce` here.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
+from typing import TypedDict, Unpack
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone as dj_timezone
 
 from accounts.models import Role, User
+from accounts.services import user_set_role
 from bookwise import outbox
 from bookwise.errors import DomainError, Forbidden, InvalidInput
+from bookwise.transactions import require_atomic
 from merchants import places, tasks
 from merchants.models import Merchant, MerchantStatus, validate_timezone
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SuspendResult:
-    merchant: Merchant
-    cancelled: int = 0  # upcoming bookings cancelled (when the admin chose not to keep them)
-    refunded: int = 0  # of which had a payment, refunded in full
 
 
 def _require_admin(by: User) -> None:
@@ -37,10 +36,9 @@ def _require_admin(by: User) -> None:
 
 def _set_owner_role(owner: User, role: str) -> None:
     """Caller holds the merchant row lock. Admins keep their role whatever happens to their profile."""
-    if owner.is_platform_admin or owner.role == role:
+    if owner.is_platform_admin:
         return
-    owner.role = role
-    owner.save(update_fields=["role"])
+    user_set_role(user=owner, role=role)
 
 
 def merchant_apply(
@@ -130,74 +128,42 @@ def merchant_approve(*, merchant: Merchant, by: User) -> Merchant:
     return locked
 
 
-def merchant_suspend(
-    *, merchant: Merchant, by: User, reason: str, keep_bookings: bool = True, now: datetime | None = None
-) -> SuspendResult:
-    """approved -> suspended, with a reason the merchant is told by email; the owner goes back to `customer`.
+def merchant_mark_suspended(
+    *, merchant: Merchant, by: User, reason: str, keep_bookings: bool, now: datetime
+) -> tuple[Merchant, bool]:
+    """approved -> suspended, with the reason the merchant is told; the owner goes back to `customer`.
 
-    The merchant's themes leave the public catalog (it lists approved merchants'
-    themes only) and nothing new can be booked. The upcoming bookings are either
-    kept (`keep_bookings`: the owner still sees their participants and marks
-    attendance, merchants.permissions.user_serves_kept_bookings) or cancelled
-    and refunded in full through bookings.services.booking_cancel, each with
-    the usual cancellation email. All in one transaction. Suspending twice
-    changes nothing.
+    The merchant's half of checkout.services.merchant_suspend, which cancels
+    and refunds the upcoming bookings (unless `keep_bookings`) and then calls
+    `merchant_suspension_announce`, all in its transaction. The merchant row is
+    locked here, before any booking. Returns the locked merchant and whether
+    this call suspended it (False: it already was).
     """
-    from bookings.models import CANCEL_REASON_MERCHANT_SUSPENDED
-    from bookings.services import booking_cancel
-
+    require_atomic()
     _require_admin(by)
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("reason_required", "Say why the merchant is suspended: they are told.", field="reason")
-    now = now or dj_timezone.now()
-    with transaction.atomic():
-        locked = Merchant.objects.select_for_update(of=("self",)).select_related("owner").get(pk=merchant.pk)
-        if locked.status == MerchantStatus.SUSPENDED:
-            return SuspendResult(merchant=locked)
-        if locked.status != MerchantStatus.APPROVED:
-            raise DomainError("merchant_not_approved", "Only an approved merchant can be suspended.")
-        locked.status = MerchantStatus.SUSPENDED
-        locked.suspended_at = now
-        locked.suspension_reason = reason
-        locked.suspension_keeps_bookings = keep_bookings
-        locked.save(
-            update_fields=["status", "suspended_at", "suspension_reason", "suspension_keeps_bookings", "updated_at"]
-        )
-        _set_owner_role(locked.owner, Role.CUSTOMER)
-        cancelled, refunded = 0, 0
-        if not keep_bookings:
-            ids = (
-                suspension_affected_bookings(merchant_id=locked.pk, now=now).order_by("pk").values_list("pk", flat=True)
-            )
-            for booking_id in list(ids):
-                result = booking_cancel(booking_id=booking_id, by=by, reason=CANCEL_REASON_MERCHANT_SUSPENDED, now=now)
-                cancelled += 1
-                refunded += result.refund_amount > 0
-        outbox.enqueue(tasks.send_merchant_suspended.name, locked.pk)
-    logger.info("merchant %s suspended by %s (%s bookings cancelled)", locked.pk, by.pk, cancelled)
-    return SuspendResult(merchant=locked, cancelled=cancelled, refunded=refunded)
-
-
-def suspension_affected_bookings(*, merchant_id: int, now: datetime | None = None):
-    """The merchant's active bookings (confirmed, or an unpaid hold still running) on slots still to come.
-
-    What a suspension affects; the admin's suspend page lists them. Oldest slot first.
-    """
-    from bookings.models import Booking, BookingStatus
-    from bookings.selectors import holding_q
-
-    now = now or dj_timezone.now()
-    return (
-        Booking.objects.filter(
-            slot__theme__merchant_id=merchant_id,
-            slot__starts_at__gt=now,
-            status__in=(BookingStatus.CONFIRMED, BookingStatus.PENDING_PAYMENT),
-        )
-        .filter(holding_q(now))
-        .select_related("customer", "slot", "slot__theme", "slot__theme__merchant")
-        .order_by("slot__starts_at", "pk")
+    locked = Merchant.objects.select_for_update(of=("self",)).select_related("owner").get(pk=merchant.pk)
+    if locked.status == MerchantStatus.SUSPENDED:
+        return locked, False
+    if locked.status != MerchantStatus.APPROVED:
+        raise DomainError("merchant_not_approved", "Only an approved merchant can be suspended.")
+    locked.status = MerchantStatus.SUSPENDED
+    locked.suspended_at = now
+    locked.suspension_reason = reason
+    locked.suspension_keeps_bookings = keep_bookings
+    locked.save(
+        update_fields=["status", "suspended_at", "suspension_reason", "suspension_keeps_bookings", "updated_at"]
     )
+    _set_owner_role(locked.owner, Role.CUSTOMER)
+    return locked, True
+
+
+def merchant_suspension_announce(*, merchant_id: int) -> None:
+    """Queue the suspension email; it is sent after commit. Caller holds the transaction that suspended."""
+    require_atomic()
+    outbox.enqueue(tasks.send_merchant_suspended.name, merchant_id)
 
 
 def _valid_country(country: str) -> str:
@@ -210,21 +176,24 @@ def _valid_country(country: str) -> str:
     return code
 
 
-# What the owner may change on their own profile (merchant_update_settings); status fields are the admins'.
-SETTINGS_FIELDS = (
-    "name",
-    "description",
-    "street",
-    "postcode",
-    "city",
-    "country",
-    "timezone",
-    "booking_emails",
-    "daily_schedule_email",
-)
+class MerchantSettings(TypedDict, total=False):
+    """What the owner may change on their own profile (merchant_update_settings); status fields are the admins'."""
+
+    name: str
+    description: str
+    street: str
+    postcode: str
+    city: str
+    country: str
+    timezone: str
+    booking_emails: str  # a BookingEmails value
+    daily_schedule_email: bool
 
 
-def merchant_update_settings(*, merchant: Merchant, **changes) -> Merchant:
+SETTINGS_FIELDS: tuple[str, ...] = tuple(MerchantSettings.__annotations__)
+
+
+def merchant_update_settings(*, merchant: Merchant, **changes: Unpack[MerchantSettings]) -> Merchant:
     """The owner edits their profile: venue address, timezone, booking emails. Only SETTINGS_FIELDS.
 
     Slots keep their instant when the timezone changes (they are stored in UTC); only their local display moves.

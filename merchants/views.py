@@ -22,14 +22,25 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from bookings.catalog_selectors import slot_list_for_theme, with_seats_left
+from bookings.merchant_selectors import (
+    merchant_bookings,
+    merchant_recent_bookings,
+    merchant_todays_participants,
+    merchant_upcoming_slots,
+    merchant_week_slots,
+    slot_cancel_impact,
+    with_paid_and_held,
+)
 from bookings.models import SETTLED_HOLDING_STATUSES, BookingStatus
 from bookings.selectors import slot_participants
-from bookings.services import booking_mark_attendance
+from bookings.services import booking_mark_attendance, slot_update_capacity
 from bookwise.errors import DomainError
+from bookwise.web import form_add_domain_error
 from catalog import services as catalog_services
 from catalog.models import SlotStatus
-from catalog.selectors import slot_list_for_theme, with_seats_left
-from merchants import selectors
+from catalog.selectors import merchant_slots, merchant_themes
+from checkout.services import slot_cancel_and_refund
 from merchants.forms import (
     AttendanceForm,
     CapacityForm,
@@ -39,10 +50,10 @@ from merchants.forms import (
     SlotForm,
     ThemeEditForm,
     ThemeForm,
-    add_domain_error,
 )
 from merchants.models import MerchantStatus
 from merchants.permissions import user_approved_merchant, user_kept_bookings_merchant
+from merchants.selectors import merchant_of
 from merchants.services import merchant_apply, merchant_update_settings
 
 PAGE_SIZE = 50
@@ -62,7 +73,7 @@ def approved_merchant_required(view):
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         merchant = user_approved_merchant(request.user)
         if merchant is None:
-            own = selectors.merchant_of(user=request.user)
+            own = merchant_of(user=request.user)
             if own is not None and own.status == MerchantStatus.SUSPENDED:
                 request.merchant = own
                 return _render(request, "suspended.html", _suspended_context(own), status=403)
@@ -79,7 +90,7 @@ def _suspended_context(merchant) -> dict:
     if not merchant.suspension_keeps_bookings:
         return {"kept_slots": []}
     kept = (
-        selectors.merchant_slots(merchant=merchant)
+        merchant_slots(merchant=merchant)
         .filter(bookings__status__in=(BookingStatus.CONFIRMED, BookingStatus.ATTENDED, BookingStatus.NO_SHOW))
         .filter(ends_at__gt=timezone.now() - timedelta(days=7))
         .distinct()
@@ -124,7 +135,7 @@ def _fill_percent(slot) -> int:
 @login_required
 @require_http_methods(["GET", "POST"])
 def home(request: HttpRequest) -> HttpResponse:
-    merchant = selectors.merchant_of(user=request.user)
+    merchant = merchant_of(user=request.user)
     if merchant is None:
         return _apply(request)
     request.merchant = merchant
@@ -143,7 +154,7 @@ def _apply(request: HttpRequest) -> HttpResponse:
         try:
             merchant_apply(user=request.user, **form.cleaned_data)
         except DomainError as exc:
-            add_domain_error(form, exc)
+            form_add_domain_error(form, exc)
         else:
             messages.success(request, "Thank you! Your application was sent; an admin will review it.")
             return redirect("merchant:home")
@@ -154,8 +165,8 @@ def _apply(request: HttpRequest) -> HttpResponse:
 def _dashboard(request: HttpRequest) -> HttpResponse:
     merchant = request.merchant
     now = timezone.now()
-    upcoming = selectors.merchant_upcoming_slots(merchant=merchant, days=DASHBOARD_DAYS, now=now)
-    slots = list(selectors.with_paid_and_held(upcoming, now=now)[:DASHBOARD_MAX_SLOTS])
+    upcoming = merchant_upcoming_slots(merchant=merchant, days=DASHBOARD_DAYS, now=now)
+    slots = list(with_paid_and_held(upcoming, now=now)[:DASHBOARD_MAX_SLOTS])
     for slot in slots:
         slot.fill_percent = _fill_percent(slot)
         slot.seats_taken = slot.capacity - slot.seats_left
@@ -166,8 +177,8 @@ def _dashboard(request: HttpRequest) -> HttpResponse:
             "upcoming_slots": slots,
             "slots_truncated": len(slots) == DASHBOARD_MAX_SLOTS,
             "dashboard_days": DASHBOARD_DAYS,
-            "todays_participants": list(selectors.merchant_todays_participants(merchant=merchant, now=now)),
-            "recent_bookings": list(selectors.merchant_recent_bookings(merchant=merchant)),
+            "todays_participants": list(merchant_todays_participants(merchant=merchant, now=now)),
+            "recent_bookings": list(merchant_recent_bookings(merchant=merchant)),
         },
     )
 
@@ -177,7 +188,7 @@ def _dashboard(request: HttpRequest) -> HttpResponse:
 
 @approved_merchant_required
 def theme_list(request: HttpRequest) -> HttpResponse:
-    themes = selectors.merchant_themes(merchant=request.merchant).order_by("-is_active", "title", "id")
+    themes = merchant_themes(merchant=request.merchant).order_by("-is_active", "title", "id")
     page = Paginator(themes, PAGE_SIZE).get_page(request.GET.get("page"))
     return _render(request, "theme_list.html", {"page": page})
 
@@ -190,7 +201,7 @@ def theme_create(request: HttpRequest) -> HttpResponse:
         try:
             theme = catalog_services.theme_create(merchant=request.merchant, **form.service_kwargs())
         except DomainError as exc:
-            add_domain_error(form, exc)
+            form_add_domain_error(form, exc)
         else:
             messages.success(request, f"Theme “{theme.title}” created. Now open some slots for it.")
             return redirect("merchant:slot-list", pk=theme.pk)
@@ -200,13 +211,13 @@ def theme_create(request: HttpRequest) -> HttpResponse:
 @approved_merchant_required
 @require_http_methods(["GET", "POST"])
 def theme_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    theme = get_object_or_404(selectors.merchant_themes(merchant=request.merchant), pk=pk)
+    theme = get_object_or_404(merchant_themes(merchant=request.merchant), pk=pk)
     form = ThemeEditForm(request.POST or None, initial=ThemeForm.initial_from(theme), merchant=request.merchant)
     if request.method == "POST" and form.is_valid():
         try:
             catalog_services.theme_update(theme=theme, **form.service_kwargs())
         except DomainError as exc:
-            add_domain_error(form, exc)
+            form_add_domain_error(form, exc)
         else:
             messages.success(request, f"Theme “{theme.title}” saved.")
             return redirect("merchant:theme-list")
@@ -216,7 +227,7 @@ def theme_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @approved_merchant_required
 @require_http_methods(["GET", "POST"])
 def theme_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
-    theme = get_object_or_404(selectors.merchant_themes(merchant=request.merchant), pk=pk)
+    theme = get_object_or_404(merchant_themes(merchant=request.merchant), pk=pk)
     if request.method == "POST":
         catalog_services.theme_deactivate(theme=theme)
         messages.success(request, f"Theme “{theme.title}” is no longer listed.")
@@ -236,25 +247,25 @@ def _slot_list_response(request: HttpRequest, theme, form: SlotForm, *, status: 
     now = timezone.now()
     if show_past:
         slots = with_seats_left(
-            selectors.merchant_slots(merchant=request.merchant).filter(theme=theme, starts_at__lte=now), now=now
+            merchant_slots(merchant=request.merchant).filter(theme=theme, starts_at__lte=now), now=now
         ).order_by("-starts_at", "-id")
     else:
         slots = slot_list_for_theme(theme_id=theme.pk, now=now)
-    page = Paginator(selectors.with_paid_and_held(slots, now=now), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(with_paid_and_held(slots, now=now), PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"theme": theme, "page": page, "form": form, "show_past": show_past, "now": now}
     return _render(request, "slot_list.html", context, status=status)
 
 
 @approved_merchant_required
 def slot_list(request: HttpRequest, pk: int) -> HttpResponse:
-    theme = get_object_or_404(selectors.merchant_themes(merchant=request.merchant), pk=pk)
+    theme = get_object_or_404(merchant_themes(merchant=request.merchant), pk=pk)
     return _slot_list_response(request, theme, SlotForm(merchant=request.merchant, theme=theme))
 
 
 @approved_merchant_required
 @require_POST
 def slot_add(request: HttpRequest, pk: int) -> HttpResponse:
-    theme = get_object_or_404(selectors.merchant_themes(merchant=request.merchant), pk=pk)
+    theme = get_object_or_404(merchant_themes(merchant=request.merchant), pk=pk)
     form = SlotForm(request.POST, merchant=request.merchant, theme=theme)
     if form.is_valid():
         try:
@@ -262,7 +273,7 @@ def slot_add(request: HttpRequest, pk: int) -> HttpResponse:
                 theme=theme, starts_at=form.cleaned_data["starts_at"], capacity=form.cleaned_data["capacity"]
             )
         except DomainError as exc:
-            add_domain_error(form, exc, {"starts_at": "date", "ends_at": "time"})
+            form_add_domain_error(form, exc, field_map={"starts_at": "date", "ends_at": "time"})
         else:
             local = timezone.localtime(form.cleaned_data["starts_at"], request.merchant.tzinfo)
             messages.success(request, f"Slot added on {local:%A %d %B %Y at %H:%M}.")
@@ -274,7 +285,7 @@ def slot_add(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def slot_schedule(request: HttpRequest, pk: int) -> HttpResponse:
     """Weekly schedule: POST action=preview shows slot_schedule_plan; action=create runs slot_bulk_create."""
-    theme = get_object_or_404(selectors.merchant_themes(merchant=request.merchant).select_related("merchant"), pk=pk)
+    theme = get_object_or_404(merchant_themes(merchant=request.merchant).select_related("merchant"), pk=pk)
     action = request.POST.get("action", "preview")
     form = ScheduleForm(request.POST or None, merchant=request.merchant, theme=theme)
     plan = None
@@ -287,7 +298,7 @@ def slot_schedule(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 plan = catalog_services.slot_schedule_plan(theme=theme, **form.plan_kwargs())
         except DomainError as exc:
-            add_domain_error(form, exc)
+            form_add_domain_error(form, exc)
         else:
             if action == "create":
                 messages.success(request, f"Created {created} slots; skipped {skipped}.")
@@ -306,7 +317,7 @@ def slot_schedule(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _owned_slot(request: HttpRequest, pk: int):
-    return get_object_or_404(with_seats_left(selectors.merchant_slots(merchant=request.merchant)), pk=pk)
+    return get_object_or_404(with_seats_left(merchant_slots(merchant=request.merchant)), pk=pk)
 
 
 @approved_merchant_required
@@ -316,12 +327,12 @@ def slot_capacity(request: HttpRequest, pk: int) -> HttpResponse:
     form = CapacityForm(request.POST or None, initial={"capacity": slot.capacity})
     if request.method == "POST" and form.is_valid():
         try:
-            catalog_services.slot_update_capacity(slot=slot, capacity=form.cleaned_data["capacity"])
+            slot_update_capacity(slot=slot, capacity=form.cleaned_data["capacity"])
         except DomainError as exc:
             if exc.code == "capacity_below_booked":
                 form.add_error("capacity", exc.message)
             else:
-                add_domain_error(form, exc)
+                form_add_domain_error(form, exc)
         else:
             messages.success(request, f"Capacity changed to {form.cleaned_data['capacity']}.")
             return redirect("merchant:slot-list", pk=slot.theme_id)
@@ -336,14 +347,14 @@ def slot_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     status = 200
     if request.method == "POST":
         try:
-            _, cancelled = catalog_services.slot_cancel(slot=slot, by=request.user)
+            _, cancelled = slot_cancel_and_refund(slot=slot, by=request.user)
         except DomainError as exc:
             messages.error(request, exc.message)
             status = 409
         else:
             messages.success(request, f"Slot cancelled. {cancelled} bookings were cancelled.")
             return redirect("merchant:slot-list", pk=slot.theme_id)
-    impact = selectors.slot_cancel_impact(slot=slot)
+    impact = slot_cancel_impact(slot=slot)
     return _render(request, "slot_cancel.html", {"slot": slot, "theme": slot.theme, "impact": impact}, status=status)
 
 
@@ -369,7 +380,7 @@ def slot_participants_page(request: HttpRequest, pk: int) -> HttpResponse:
 @serving_merchant_required
 @require_POST
 def booking_attendance(request: HttpRequest, pk: int) -> HttpResponse:
-    booking = get_object_or_404(selectors.merchant_bookings(merchant=request.merchant), pk=pk)
+    booking = get_object_or_404(merchant_bookings(merchant=request.merchant), pk=pk)
     form = AttendanceForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose attended or no-show.")
@@ -419,7 +430,7 @@ def week(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Choose a week with a date like 2026-03-02.")
         return _render(request, "week.html", {"days": [], "week_start": None}, status=400)
     days = {start + timedelta(days=i): [] for i in range(7)}
-    for slot in selectors.merchant_week_slots(merchant=merchant, week_start=start, now=now):
+    for slot in merchant_week_slots(merchant=merchant, week_start=start, now=now):
         slot.started = slot.starts_at <= now
         for booking in slot.week_bookings:
             booking.markable = booking.status in SETTLED_HOLDING_STATUSES
@@ -443,7 +454,7 @@ def week(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def settings_page(request: HttpRequest) -> HttpResponse:
     """Pending and approved merchants edit their profile; a suspended one sees the suspended page."""
-    merchant = selectors.merchant_of(user=request.user)
+    merchant = merchant_of(user=request.user)
     if merchant is None:
         return redirect("merchant:home")
     request.merchant = merchant
@@ -454,7 +465,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         try:
             merchant_update_settings(merchant=merchant, **form.changes())
         except DomainError as exc:
-            add_domain_error(form, exc)
+            form_add_domain_error(form, exc)
         else:
             messages.success(request, "Settings saved.")
             return redirect("merchant:settings")

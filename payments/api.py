@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
@@ -17,14 +17,11 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from bookwise.openapi import ErrorSerializer
 from payments import selectors, services
 from payments.models import Payment
 from payments.throttles import PAY_THROTTLES
 
-ERROR = inline_serializer("PaymentError", {"detail": serializers.CharField(), "code": serializers.CharField()})
-NOT_FOUND = inline_serializer(
-    "PaymentNotFound", {"detail": serializers.CharField(), "code": serializers.CharField(required=False)}
-)
 IDEMPOTENCY_KEY_MAX = 200
 
 
@@ -88,11 +85,11 @@ class PaymentCreateView(GenericAPIView):
             201: PaymentOutSerializer,
             400: None,
             401: None,
-            404: NOT_FOUND,
-            409: ERROR,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
             429: OpenApiResponse(description="Too many payment requests; see `Retry-After`."),
-            502: ERROR,
-            503: ERROR,
+            502: ErrorSerializer,
+            503: ErrorSerializer,
         },
     )
     def post(self, request: Request) -> Response:

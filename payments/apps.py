@@ -5,8 +5,8 @@ class PaymentsConfig(AppConfig):
     name = "payments"
 
     def ready(self) -> None:
-        from payments import services, webhooks  # noqa: F401 - webhooks connects the dj-stripe receivers
+        from payments import gateway, webhooks  # noqa: F401 - webhooks connects the dj-stripe receivers
 
         # dj-stripe calls Stripe through the SDK's module-level client (webhook
         # sync, admin actions): the same timeout as ours, no hidden retries.
-        services.configure_sdk_defaults()
+        gateway.configure_sdk_defaults()

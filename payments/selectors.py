@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 
+from accounts.models import User
 from bookings.models import Booking, BookingStatus
 from payments.models import Payment, PaymentStatus, Refund
 
@@ -14,17 +16,11 @@ from payments.models import Payment, PaymentStatus, Refund
 OPEN_PAYMENT_STATUSES = (PaymentStatus.REQUIRES_PAYMENT, PaymentStatus.PROCESSING, PaymentStatus.FAILED)
 
 
-def booking_payable_by(*, user) -> QuerySet[Booking]:
+def booking_payable_by(*, user: User | AnonymousUser | None) -> QuerySet[Booking]:
     """Bookings the caller may pay: only their own (anything else is a 404)."""
     if not (user and user.is_authenticated):
         return Booking.objects.none()
     return Booking.objects.filter(customer=user)
-
-
-def payment_for_intent(*, intent_id: str) -> Payment | None:
-    if not intent_id:
-        return None
-    return Payment.objects.filter(stripe_payment_intent_id=intent_id).first()
 
 
 def payment_ids_to_reconcile(*, now: datetime, window: timedelta, min_age: timedelta, limit: int) -> list[int]:

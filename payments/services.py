@@ -23,24 +23,27 @@ The flow
    Everything runs in one transaction: a failure answers 500 (503 when Stripe
    itself is unreachable, see payments.webhooks.WebhookView), nothing is kept
    and Stripe delivers again later. dj-stripe's own Stripe calls use the SDK's
-   module-level client, given our timeout by :func:`configure_sdk_defaults`.
+   module-level client, given our timeout by
+   :func:`payments.gateway.configure_sdk_defaults`.
 3. Our receivers (payments/webhooks.py) take from the payload only which object
-   the event is about: :func:`payment_apply_intent_event` and
+   the event is about: ``checkout.services.payment_intent_apply_event`` and
    :func:`payment_apply_charge_event` re-read it from Stripe with our own client
-   and apply Stripe's state, never the payload's (a correctly signed event
-   saying "succeeded" for an intent Stripe shows unpaid confirms nothing). A
-   succeeded intent confirms the booking only when Stripe received exactly the
-   payment's amount, in its currency and in our mode (STRIPE_LIVE_MODE); it
-   confirms through
+   (:func:`payment_read_intent_event`) and apply Stripe's state, never the
+   payload's (a correctly signed event saying "succeeded" for an intent Stripe
+   shows unpaid confirms nothing). A succeeded intent confirms the booking only
+   when Stripe received exactly the payment's amount, in its currency and in
+   our mode (STRIPE_LIVE_MODE): :func:`payment_apply_intent` moves the payment,
+   and checkout.services confirms the booking through
    ``bookings.services.booking_confirm_payment``; when that answers MUST_REFUND
    (the hold ran out and the seats are gone, or the booking was cancelled) a
-   Refund row is recorded and ``payments.tasks.process_refund`` sends it after
-   commit. When Stripe cannot be reached, the receiver raises
-   :class:`StripeUnavailable`: dj-stripe rolls the event back and our webhook
-   view answers 503, so Stripe delivers it again later.
-4. ``payments.tasks.reconcile_pending_payments`` (Celery beat) re-reads the
+   Refund row is recorded (:func:`payment_refund_record`) and
+   ``payments.tasks.process_refund`` sends it after commit. When Stripe cannot
+   be reached, the receiver raises :class:`payments.gateway.StripeUnavailable`:
+   dj-stripe rolls the event back and our webhook view answers 503, so Stripe
+   delivers it again later.
+4. ``checkout.tasks.reconcile_pending_payments`` (Celery beat) re-reads the
    intents of bookings still waiting for payment (or ended recently) and applies
-   them through the same service, so a lost webhook cannot leave a paid customer
+   them through the same flow, so a lost webhook cannot leave a paid customer
    unconfirmed.
 
 Settings that matter: ``STRIPE_SECRET_KEY``; ``STRIPE_WEBHOOK_SECRET`` (the
@@ -60,7 +63,8 @@ Rules
 - No Stripe call runs while a row lock is held (the one advisory lock around
   intent creation is explained in :func:`payment_intent_for_booking`).
 - Lock order, shared with bookings.services: slot row, booking row, payment
-  row, refund row.
+  row, refund row. The flows that hold several of them (checkout.services)
+  take the slot and booking locks through bookings.services first.
 - Statuses never move backwards: a late ``payment_failed`` after ``succeeded``
   changes nothing, a confirmed booking never returns to pending.
 - Card testing: each failed card attempt on a booking's intent is counted once
@@ -85,11 +89,12 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from accounts.models import User
 from bookings.models import Booking, BookingStatus
-from bookings.services import ConfirmOutcome, booking_confirm_payment
 from bookwise import outbox
 from bookwise.errors import DomainError, InvalidInput
-from catalog.models import Slot
+from bookwise.transactions import require_atomic
+from payments.gateway import StripeUnavailable, error_text, is_transient, stripe_client
 from payments.models import Payment, PaymentStatus, Refund, RefundStatus
 from payments.stripe_setup import ensure_local_card_payment_method
 
@@ -104,10 +109,8 @@ _AWAITING = (PaymentStatus.CREATING, PaymentStatus.REQUIRES_PAYMENT, PaymentStat
 _AWAITING_PAYMENT = {"requires_payment_method", "requires_confirmation", "requires_action"}
 # Failed card attempts after which a booking's card is refused (card testing).
 MAX_FAILED_ATTEMPTS = 5
-
-
-class StripeUnavailable(Exception):
-    """Stripe could not be reached, or answered 429 or 5xx: the same call may be retried with the same key."""
+# Dispatched by name through bookwise.outbox: a services module imports no tasks module.
+PROCESS_REFUND_TASK = "payments.tasks.process_refund"
 
 
 # --- Stripe access ------------------------------------------------------------------------
@@ -119,50 +122,6 @@ def intent_idempotency_key(booking_id: int) -> str:
 
 def refund_idempotency_key(booking_id: int) -> str:
     return f"booking-{booking_id}-refund"
-
-
-def _http_client() -> stripe.HTTPClient:
-    return stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS)
-
-
-def configure_sdk_defaults() -> None:
-    """Give the SDK's module-level client (dj-stripe's calls: its webhook sync, its admin actions) our timeout.
-
-    Without it the SDK waits 80 s per call and retries twice on its own. Called
-    once by ``PaymentsConfig.ready()``; our own calls use :func:`stripe_client`.
-    """
-    stripe.default_http_client = _http_client()
-    stripe.max_network_retries = 0
-
-
-def stripe_client() -> stripe.StripeClient:
-    """A client for our own calls, configured from settings at call time.
-
-    The SDK's own network retries are off: Celery retries with backoff (same
-    idempotency key), and the API request answers 503 at once.
-    """
-    return stripe.StripeClient(
-        settings.STRIPE_SECRET_KEY,
-        base_addresses={"api": getattr(settings, "STRIPE_API_HOST", "") or stripe.DEFAULT_API_BASE},
-        max_network_retries=0,
-        http_client=_http_client(),
-    )
-
-
-def is_transient(error: stripe.StripeError) -> bool:
-    """Network trouble, rate limits and Stripe's 5xx: worth retrying with the same idempotency key."""
-    if isinstance(error, stripe.APIConnectionError | stripe.RateLimitError):
-        return True
-    if isinstance(error, stripe.IdempotencyError):
-        return error.code == "idempotency_key_in_use"  # the same key is still being processed
-    if isinstance(error, stripe.APIError):
-        return (error.http_status or 500) >= 500
-    return False
-
-
-def _error_text(error: Exception) -> str:
-    message = getattr(error, "user_message", None) or str(error) or error.__class__.__name__
-    return f"{error.__class__.__name__}: {message}"[:2000]
 
 
 # --- Creating the PaymentIntent -----------------------------------------------------------
@@ -193,7 +152,7 @@ def _check_attempts_left(payment: Payment | None) -> None:
 
 
 def payment_intent_for_booking(
-    *, booking_id: int, customer, client_key: str = "", now: datetime | None = None
+    *, booking_id: int, customer: User, client_key: str = "", now: datetime | None = None
 ) -> IntentResult:
     """Create, or return, the one PaymentIntent of the customer's pending booking.
 
@@ -286,7 +245,7 @@ def _payment_create_intent(*, payment_id: int, now: datetime) -> IntentResult:
                 )
             except stripe.StripeError as exc:
                 error = exc
-                Payment.objects.filter(pk=payment_id).update(last_error=_error_text(exc), updated_at=now)
+                Payment.objects.filter(pk=payment_id).update(last_error=error_text(exc), updated_at=now)
             else:
                 payment = Payment.objects.select_for_update().get(pk=payment_id)
                 _adopt_intent(payment, {"id": intent.id, "client_secret": intent.client_secret})
@@ -352,7 +311,7 @@ def confirm_idempotency_key(booking_id: int, token_id: str) -> str:
 
 
 def payment_confirm_card(
-    *, booking_id: int, customer, token_id: str, now: datetime | None = None
+    *, booking_id: int, customer: User, token_id: str, now: datetime | None = None
 ) -> PaymentIntentState:
     """Pay the customer's pending booking with a card token from Stripe.js (``stripe.createToken``).
 
@@ -363,7 +322,8 @@ def payment_confirm_card(
 
     The booking is *not* confirmed here: the ``payment_intent.succeeded``
     webhook (or the reconciliation sweep) does that through
-    :func:`payment_apply_intent`, the one place that moves bookings on payment.
+    ``checkout.services.payment_intent_apply``, the one place that moves
+    bookings on payment.
     The caller polls the booking's status.
 
     Why it cannot charge twice: a booking has exactly one PaymentIntent and an
@@ -404,13 +364,12 @@ def payment_confirm_card(
         # Stripe (and localstripe) also send payment_intent.payment_failed for
         # this attempt: both name the same failed charge, so it counts once.
         logger.info("booking %s: card refused: %s", booking_id, exc)
-        error = (exc.json_body or {}).get("error") or {}
-        key = _failure_key(error) or f"confirm:{confirm_idempotency_key(booking_id, token_id)}"
+        key = _failure_key(_error_object(exc)) or f"confirm:{confirm_idempotency_key(booking_id, token_id)}"
         if payment_record_card_failure(payment_id=payment.pk, key=key):
             payment_cancel_blocked_intent(payment_id=payment.pk)
         raise DomainError("card_declined", exc.user_message or "Your card was declined.", http_status=402) from exc
     except stripe.StripeError as exc:
-        Payment.objects.filter(pk=payment.pk).update(last_error=_error_text(exc), updated_at=now)
+        Payment.objects.filter(pk=payment.pk).update(last_error=error_text(exc), updated_at=now)
         logger.warning("booking %s: Stripe refused the card payment: %s", booking_id, exc)
         if is_transient(exc):
             raise DomainError(
@@ -434,6 +393,13 @@ def payment_confirm_card(
         client_secret=intent.client_secret or payment.client_secret,
         requires_action=intent.status == "requires_action",
     )
+
+
+def _error_object(exc: stripe.StripeError) -> Mapping[str, Any]:
+    """The ``error`` object of Stripe's answer, {} when there is none (the SDK types ``json_body`` as object)."""
+    body = exc.json_body
+    error = body.get("error") if isinstance(body, Mapping) else None
+    return error if isinstance(error, Mapping) else {}
 
 
 def _talks_to_localstripe() -> bool:
@@ -461,7 +427,12 @@ def _attach_card_and_confirm(client: stripe.StripeClient, *, intent_id: str, tok
     the webhooks that follow.
     """
     if _talks_to_localstripe():
-        card = client.v1.tokens.retrieve(token_id).card.to_dict()
+        token_card = client.v1.tokens.retrieve(token_id).card
+        if token_card is None:  # not a card token (the checkout page only makes card tokens)
+            raise InvalidInput(
+                "invalid_token", "The card details did not come through. Enter them again.", field="token"
+            )
+        card = token_card.to_dict()
         ensure_local_card_payment_method(card)
         client.v1.payment_intents.update(
             intent_id, params={"payment_method": card["id"]}, options={"idempotency_key": f"{key}-attach"}
@@ -483,8 +454,10 @@ def _attach_card_and_confirm(client: stripe.StripeClient, *, intent_id: str, tok
 class ApplyOutcome:
     IGNORED = "ignored"  # not one of our intents
     UNCHANGED = "unchanged"
-    CONFIRMED = ConfirmOutcome.CONFIRMED.value
-    ALREADY_CONFIRMED = ConfirmOutcome.ALREADY_CONFIRMED.value
+    CONFIRMED = "confirmed"  # bookings.services.ConfirmOutcome.CONFIRMED, answered by checkout.services
+    ALREADY_CONFIRMED = "already_confirmed"  # likewise
+    # payment_apply_intent's answer when the money is in: checkout.services now confirms the booking.
+    SUCCEEDED = "succeeded"
     REFUND = "refund"  # paid, but refunded (late payment with the seats gone, or cancelled booking)
     FAILED = "failed"
     PROCESSING = "processing"
@@ -492,44 +465,52 @@ class ApplyOutcome:
     MISMATCH = "mismatch"  # Stripe says succeeded, but not for this payment's amount, currency or mode
 
 
-def _find_payment_id(intent: Mapping[str, Any]) -> int | None:
+def payment_id_for_intent(*, intent: Mapping[str, Any]) -> int | None:
     """Our Payment for this intent: by intent id, else by metadata for a row whose intent id was never stored."""
     intent_id = intent.get("id") or ""
     payment_id = Payment.objects.filter(stripe_payment_intent_id=intent_id).values_list("pk", flat=True).first()
     if payment_id is not None or not intent_id:
         return payment_id
     booking_id = str((intent.get("metadata") or {}).get("booking_id") or "")
-    if not booking_id.isdigit():
+    amount = intent.get("amount")
+    if not booking_id.isdigit() or not isinstance(amount, int):
         return None
     return (
-        Payment.objects.filter(booking_id=int(booking_id), stripe_payment_intent_id="", amount=intent.get("amount"))
+        Payment.objects.filter(booking_id=int(booking_id), stripe_payment_intent_id="", amount=amount)
         .values_list("pk", flat=True)
         .first()
     )
 
 
-def payment_apply_intent_event(*, intent: Mapping[str, Any], now: datetime | None = None) -> str:
-    """A verified ``payment_intent.*`` webhook: apply the intent as Stripe shows it now, not as the payload says.
+@dataclass(frozen=True)
+class IntentRead:
+    """A PaymentIntent as Stripe shows it now, or (``intent`` None) the outcome to answer instead."""
+
+    intent: dict[str, Any] | None
+    reported_failure: str = ""  # see _confirmed_reported_failure
+    outcome: str = ""
+
+
+def payment_read_intent_event(*, payment_id: int, payload: Mapping[str, Any], now: datetime) -> IntentRead:
+    """Re-read the intent a verified ``payment_intent.*`` webhook names, as Stripe shows it now.
 
     The payload only names the intent (and, for a failure, the attempt that
     failed); the intent is re-read with our own client (STRIPE_TIMEOUT_SECONDS).
     Raises StripeUnavailable when Stripe cannot be reached: the webhook fails
     (503), dj-stripe keeps nothing and Stripe delivers the event again;
-    reconciliation re-reads the intent meanwhile. Runs inside dj-stripe's
-    webhook transaction but before any row lock of ours is taken.
+    reconciliation re-reads the intent meanwhile. A refusal is noted on the
+    payment and answered as ``unchanged``.
     """
-    now = now or timezone.now()
-    payment_id = _find_payment_id(intent)
-    if payment_id is None:
-        logger.info("ignoring PaymentIntent %s: no payment of ours", intent.get("id"))
-        return ApplyOutcome.IGNORED
     client = stripe_client()
     try:
-        current = client.v1.payment_intents.retrieve(str(intent["id"])).to_dict()
-        reported_failure = _confirmed_reported_failure(client, payload=intent, current=current)
+        current = client.v1.payment_intents.retrieve(str(payload["id"])).to_dict()
+        reported_failure = _confirmed_reported_failure(client, payload=payload, current=current)
     except stripe.StripeError as exc:
-        return _stripe_read_failed(exc, payment_id=payment_id, what=f"intent {intent.get('id')}", now=now)
-    return payment_apply_intent(intent=current, now=now, reported_failure=reported_failure)
+        return IntentRead(
+            intent=None,
+            outcome=_stripe_read_failed(exc, payment_id=payment_id, what=f"intent {payload.get('id')}", now=now),
+        )
+    return IntentRead(intent=current, reported_failure=reported_failure)
 
 
 def _confirmed_reported_failure(
@@ -544,7 +525,7 @@ def _confirmed_reported_failure(
     key = _failure_key(payload.get("last_payment_error") or {})
     if not key.startswith("charge:") or key == _failure_key(current.get("last_payment_error") or {}):
         return ""
-    charge = client.v1.charges.retrieve(key.removeprefix("charge:"))
+    charge = client.v1.charges.retrieve(key.removeprefix("charge:")).to_dict()
     if _intent_id_of(charge) == current.get("id") and charge.get("status") == "failed":
         return key
     return ""
@@ -556,7 +537,7 @@ def _stripe_read_failed(exc: stripe.StripeError, *, payment_id: int, what: str, 
         logger.warning("payment %s: cannot read %s from Stripe, the webhook will come again: %s", payment_id, what, exc)
         raise StripeUnavailable(str(exc)) from exc
     logger.error("payment %s: Stripe refused to show %s; nothing applied: %s", payment_id, what, exc)
-    Payment.objects.filter(pk=payment_id).update(last_error=_error_text(exc), updated_at=now)
+    Payment.objects.filter(pk=payment_id).update(last_error=error_text(exc), updated_at=now)
     return ApplyOutcome.UNCHANGED
 
 
@@ -565,56 +546,52 @@ def _intent_id_of(charge: Mapping[str, Any]) -> str:
     return str(intent.get("id", "")) if isinstance(intent, Mapping) else str(intent)  # expanded or not
 
 
-def payment_apply_intent(*, intent: Mapping[str, Any], now: datetime | None = None, reported_failure: str = "") -> str:
-    """Apply the state of a PaymentIntent as read from Stripe (webhook re-read, reconciliation). Idempotent.
+def payment_apply_intent(
+    *, payment_id: int, intent: Mapping[str, Any], now: datetime, reported_failure: str = ""
+) -> str:
+    """Apply the state of a PaymentIntent as read from Stripe to its payment. Idempotent.
 
-    Never pass a webhook payload here: :func:`payment_apply_intent_event` re-reads it first.
-    ``succeeded`` confirms the booking (or refunds a payment that cannot be
-    honoured) when Stripe received this payment's amount in its currency and
-    mode; otherwise the mismatch is noted on the payment and nothing is
-    confirmed. A failure is recorded on the payment (and counted, see
-    MAX_FAILED_ATTEMPTS) and leaves the booking pending until its hold expires.
-    Nothing ever moves backwards, so duplicate and out-of-order deliveries are
-    harmless. Runs inside the caller's transaction when there is one
-    (dj-stripe's webhook transaction).
+    Never pass a webhook payload here: :func:`payment_read_intent_event` re-reads it first.
+    ``succeeded`` marks the payment succeeded when Stripe received this
+    payment's amount in its currency and mode, and answers ``succeeded``: the
+    caller (checkout.services.payment_intent_apply) then confirms the booking
+    or refunds; ``refund`` when a refund was already decided for this money;
+    otherwise the mismatch is noted on the payment and nothing is confirmed. A
+    failure is recorded on the payment (and counted, see MAX_FAILED_ATTEMPTS)
+    and leaves the booking pending until its hold expires. Nothing ever moves
+    backwards, so duplicate and out-of-order deliveries are harmless.
+
+    Caller holds the transaction and, for a succeeded intent, the slot and
+    booking row locks (bookings.services.booking_lock_with_slot); the payment
+    row is locked here, after them.
     """
-    now = now or timezone.now()
-    payment_id = _find_payment_id(intent)
-    if payment_id is None:
-        logger.info("ignoring PaymentIntent %s: no payment of ours", intent.get("id"))
-        return ApplyOutcome.IGNORED
+    require_atomic()
     status = intent.get("status")
-    with transaction.atomic():
-        if status == "succeeded":
-            # Lock order of bookings.services (slot, booking), then the payment.
-            booking_id, slot_id = Payment.objects.values_list("booking_id", "booking__slot_id").get(pk=payment_id)
-            Slot.objects.select_for_update(of=("self",)).only("pk").get(pk=slot_id)
-            Booking.objects.select_for_update(of=("self",)).only("pk").get(pk=booking_id)
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
-        _adopt_intent(payment, intent)
-        blocked = False
-        for key in (reported_failure, _failure_key(intent.get("last_payment_error") or {})):
-            blocked = _count_failure(payment, key) or blocked
-        if blocked:
-            transaction.on_commit(lambda: payment_cancel_blocked_intent(payment_id=payment_id))
-        if status == "succeeded":
-            mismatch = _paid_intent_mismatch(payment, intent)
-            if mismatch:
-                logger.error("payment %s: %s; nothing confirmed", payment.pk, mismatch)
-                if payment.last_error != mismatch:
-                    payment.last_error = mismatch
-                    payment.save(update_fields=["last_error", "updated_at"])
-                return ApplyOutcome.MISMATCH
-            return _apply_succeeded(payment, now)
-        if status == "canceled":
-            return _move(payment, PaymentStatus.CANCELED, allowed_from=_AWAITING)
-        if status == "processing":
-            return _move(payment, PaymentStatus.PROCESSING, allowed_from=_AWAITING)
-        if status in _AWAITING_PAYMENT and intent.get("last_payment_error"):
-            error = intent["last_payment_error"]
-            message = (error.get("message") or error.get("code") or "The payment failed.")[:2000]
-            return _move(payment, PaymentStatus.FAILED, allowed_from=_AWAITING, last_error=message)
-        return ApplyOutcome.UNCHANGED
+    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    _adopt_intent(payment, intent)
+    blocked = False
+    for key in (reported_failure, _failure_key(intent.get("last_payment_error") or {})):
+        blocked = _count_failure(payment, key) or blocked
+    if blocked:
+        transaction.on_commit(lambda: payment_cancel_blocked_intent(payment_id=payment_id))
+    if status == "succeeded":
+        mismatch = _paid_intent_mismatch(payment, intent)
+        if mismatch:
+            logger.error("payment %s: %s; nothing confirmed", payment.pk, mismatch)
+            if payment.last_error != mismatch:
+                payment.last_error = mismatch
+                payment.save(update_fields=["last_error", "updated_at"])
+            return ApplyOutcome.MISMATCH
+        return _mark_succeeded(payment, now)
+    if status == "canceled":
+        return _move(payment, PaymentStatus.CANCELED, allowed_from=_AWAITING)
+    if status == "processing":
+        return _move(payment, PaymentStatus.PROCESSING, allowed_from=_AWAITING)
+    if status in _AWAITING_PAYMENT and intent.get("last_payment_error"):
+        error = intent["last_payment_error"]
+        message = (error.get("message") or error.get("code") or "The payment failed.")[:2000]
+        return _move(payment, PaymentStatus.FAILED, allowed_from=_AWAITING, last_error=message)
+    return ApplyOutcome.UNCHANGED
 
 
 def _paid_intent_mismatch(payment: Payment, intent: Mapping[str, Any]) -> str:
@@ -686,7 +663,7 @@ def payment_cancel_blocked_intent(*, payment_id: int) -> None:
 
     So that a client secret already handed out (``payments/create``) cannot be
     used to try more cards with Stripe.js. A failure is only logged:
-    reconciliation (``payment_sync_from_stripe``) tries again.
+    reconciliation (``checkout.services.payment_reconcile``) tries again.
     """
     payment = Payment.objects.filter(pk=payment_id).first()
     if (
@@ -703,7 +680,9 @@ def payment_cancel_blocked_intent(*, payment_id: int) -> None:
     except stripe.StripeError as exc:
         logger.warning("payment %s: could not cancel the intent after too many failed attempts: %s", payment_id, exc)
         return
-    payment_apply_intent(intent=intent.to_dict())
+    # Stripe answers a cancel with a `canceled` intent: a payment matter only, no booking moves.
+    with transaction.atomic():
+        payment_apply_intent(payment_id=payment_id, intent=intent.to_dict(), now=timezone.now())
 
 
 def _adopt_intent(payment: Payment, intent: Mapping[str, Any]) -> None:
@@ -719,7 +698,7 @@ def _adopt_intent(payment: Payment, intent: Mapping[str, Any]) -> None:
     payment.save(update_fields=fields)
 
 
-def _move(payment: Payment, to: str, *, allowed_from: tuple[str, ...], last_error: str | None = None) -> str:
+def _move(payment: Payment, to: PaymentStatus, *, allowed_from: tuple[str, ...], last_error: str | None = None) -> str:
     """Guarded payment status move. Caller holds the payment row lock."""
     if payment.status == to and last_error in (None, payment.last_error):
         return ApplyOutcome.UNCHANGED
@@ -738,7 +717,7 @@ def _move(payment: Payment, to: str, *, allowed_from: tuple[str, ...], last_erro
     }[to]
 
 
-def _apply_succeeded(payment: Payment, now: datetime) -> str:
+def _mark_succeeded(payment: Payment, now: datetime) -> str:
     """Caller holds the slot, booking and payment row locks, in that order."""
     if payment.status not in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED):
         payment.status = PaymentStatus.SUCCEEDED
@@ -749,12 +728,7 @@ def _apply_succeeded(payment: Payment, now: datetime) -> str:
         # A refund was already decided for this money (late payment, cancellation):
         # never confirm the booking behind it, even if seats have freed up since.
         return ApplyOutcome.REFUND
-    outcome = booking_confirm_payment(booking_id=payment.booking_id, now=now)
-    if outcome == ConfirmOutcome.MUST_REFUND:
-        cancelled = Booking.objects.filter(pk=payment.booking_id, status=BookingStatus.CANCELLED).exists()
-        _refund_record(payment=payment, reason="cancelled" if cancelled else "late_payment")
-        return ApplyOutcome.REFUND
-    return outcome.value
+    return ApplyOutcome.SUCCEEDED
 
 
 def payment_apply_charge_event(*, charge: Mapping[str, Any], now: datetime | None = None) -> str:
@@ -789,7 +763,7 @@ def payment_apply_charge_refunded(*, charge: Mapping[str, Any]) -> str:
     refunded_amount = int(charge.get("amount_refunded") or 0)
     fully = bool(charge.get("refunded")) or refunded_amount >= int(charge.get("amount") or 0) > 0
     stripe_refunds = [r for r in ((charge.get("refunds") or {}).get("data") or []) if isinstance(r, Mapping)]
-    stripe_ids = [r.get("id") for r in stripe_refunds if r.get("id")]
+    stripe_ids = [str(r["id"]) for r in stripe_refunds if r.get("id")]
     changed = False
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment_id)
@@ -825,28 +799,34 @@ def payment_apply_charge_refunded(*, charge: Mapping[str, Any]) -> str:
     return "refunded" if changed else ApplyOutcome.UNCHANGED
 
 
-def payment_sync_from_stripe(*, payment_id: int, now: datetime | None = None) -> str:
-    """Re-read a payment's intent from Stripe and apply it (reconciliation). Raises StripeUnavailable."""
-    now = now or timezone.now()
+def payment_read_intent(*, payment_id: int, now: datetime) -> IntentRead:
+    """Re-read a payment's intent from Stripe (reconciliation). Raises StripeUnavailable.
+
+    ``ignored`` when the payment has no intent yet; a refusal is noted on the
+    payment and answered as ``unchanged``.
+    """
     intent_id = Payment.objects.filter(pk=payment_id).values_list("stripe_payment_intent_id", flat=True).first()
     if not intent_id:
-        return ApplyOutcome.IGNORED
+        return IntentRead(intent=None, outcome=ApplyOutcome.IGNORED)
     try:
         intent = stripe_client().v1.payment_intents.retrieve(intent_id)
     except stripe.StripeError as exc:
-        Payment.objects.filter(pk=payment_id).update(last_error=_error_text(exc), updated_at=now)
+        Payment.objects.filter(pk=payment_id).update(last_error=error_text(exc), updated_at=now)
         if is_transient(exc):
             raise StripeUnavailable(str(exc)) from exc
         logger.error("payment %s: cannot read intent %s from Stripe: %s", payment_id, intent_id, exc)
-        return ApplyOutcome.UNCHANGED
-    outcome = payment_apply_intent(intent=intent.to_dict(), now=now)
+        return IntentRead(intent=None, outcome=ApplyOutcome.UNCHANGED)
+    return IntentRead(intent=intent.to_dict())
+
+
+def payment_sync_finish(*, payment_id: int, intent: Mapping[str, Any], outcome: str, now: datetime) -> None:
+    """After a reconciliation applied `intent`: mark the payment checked, cancel an intent whose attempts ran out."""
     if outcome in (ApplyOutcome.UNCHANGED, ApplyOutcome.MISMATCH):
         # Mark it checked, so the next sweep looks at the others first.
         Payment.objects.filter(pk=payment_id).update(updated_at=now)
-    if intent.status in _AWAITING_PAYMENT:
+    if intent.get("status") in _AWAITING_PAYMENT:
         # The card attempts may be used up while the cancel after the last one failed.
         payment_cancel_blocked_intent(payment_id=payment_id)
-    return outcome
 
 
 def payment_mark_sync_failed(*, payment_id: int, error: str) -> None:
@@ -862,15 +842,25 @@ def _refund_record(*, payment: Payment, reason: str) -> Refund:
 
     Caller holds the payment row lock inside a transaction.
     """
+    require_atomic()
     refund, created = Refund.objects.get_or_create(
         idempotency_key=refund_idempotency_key(payment.booking_id),
         defaults={"payment": payment, "amount": payment.amount, "reason": reason},
     )
     if created:
-        from payments import tasks
-
-        outbox.enqueue(tasks.process_refund.name, refund.pk)  # sent after commit, even if the broker is down then
+        outbox.enqueue(PROCESS_REFUND_TASK, refund.pk)  # sent after commit, even if the broker is down then
     return refund
+
+
+def payment_refund_record(*, payment_id: int, reason: str) -> Refund:
+    """Record a full refund of a payment the booking cannot take (late payment, cancelled booking).
+
+    Caller holds the transaction in which :func:`payment_apply_intent` answered
+    ``succeeded`` and the booking refused the money (checkout.services).
+    """
+    require_atomic()
+    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    return _refund_record(payment=payment, reason=reason)
 
 
 def payment_refund_for_booking(*, booking_id: int, reason: str) -> Refund | None:
@@ -879,6 +869,7 @@ def payment_refund_for_booking(*, booking_id: int, reason: str) -> Refund | None
     Caller holds the booking row lock inside a transaction. Returns None when
     nothing was paid. Idempotent: one refund per payment (deterministic key).
     """
+    require_atomic()
     payment = Payment.objects.select_for_update().filter(booking_id=booking_id).first()
     if payment is None or payment.status != PaymentStatus.SUCCEEDED:
         return None
@@ -913,12 +904,12 @@ def refund_process(*, refund_id: int) -> Refund | None:
         )
     except stripe.StripeError as exc:
         if is_transient(exc):
-            Refund.objects.filter(pk=refund_id).update(last_error=_error_text(exc))
+            Refund.objects.filter(pk=refund_id).update(last_error=error_text(exc))
             raise StripeUnavailable(str(exc)) from exc
         if getattr(exc, "code", None) == "charge_already_refunded":
-            return _refund_store_result(refund_id, stripe_id="", stripe_status="succeeded", note=_error_text(exc))
+            return _refund_store_result(refund_id, stripe_id="", stripe_status="succeeded", note=error_text(exc))
         logger.error("refund %s refused by Stripe: %s", refund_id, exc)
-        return _refund_store_result(refund_id, stripe_id="", stripe_status="failed", note=_error_text(exc))
+        return _refund_store_result(refund_id, stripe_id="", stripe_status="failed", note=error_text(exc))
     return _refund_store_result(refund_id, stripe_id=result.id, stripe_status=result.status or "pending")
 
 
@@ -962,9 +953,7 @@ def refund_retry(*, refund_id: int) -> Refund:
             refund.status = RefundStatus.PENDING
             refund.save(update_fields=["status", "updated_at"])
         if refund.status == RefundStatus.PENDING:
-            from payments import tasks
-
-            outbox.enqueue(tasks.process_refund.name, refund.pk)
+            outbox.enqueue(PROCESS_REFUND_TASK, refund.pk)
     return refund
 
 

@@ -25,8 +25,9 @@ from django.urls import reverse
 from djstripe.enums import APIKeyType, WebhookEndpointStatus, WebhookEndpointValidation
 from djstripe.models import Account, APIKey, PaymentMethod, WebhookEndpoint
 
+from payments.events import ENABLED_EVENTS
+
 LOCAL_ACCOUNT_ID = "acct_bookwise_local"
-ENABLED_EVENTS = ["payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded"]
 
 
 def ensure_local_stripe_account() -> Account | None:
@@ -94,7 +95,7 @@ def ensure_webhook_endpoint(base_url: str | None = None) -> WebhookEndpoint:
                 id=f"we_bookwise_{uuid.uuid4().hex[:20]}",
                 secret=secret,
                 livemode=livemode,
-                enabled_events=ENABLED_EVENTS,
+                enabled_events=list(ENABLED_EVENTS),
                 status=WebhookEndpointStatus.enabled,
                 metadata={},
             )

@@ -1,17 +1,19 @@
-"""dj-stripe receivers and webhook view: thin adapters from verified Stripe events to payments.services.
+"""dj-stripe receivers and webhook view: thin adapters from verified Stripe events to the services.
 
 dj-stripe's view (``/stripe/webhook/<djstripe_uuid>/``) has already checked the
 signature and the timestamp, stored the event once per id and synced its own
 copy of the object when these run, inside its transaction. Each receiver
-hands the event's object to one idempotent service, which uses the payload
-only to know *which* intent or charge the event is about: it re-reads that
-object from Stripe with our own client and applies Stripe's state (see
-payments.services). A duplicate or late event changes nothing.
+hands the event's object to one idempotent service (an intent to
+checkout.services, which may confirm the booking; a charge to
+payments.services), which uses the payload only to know *which* intent or
+charge the event is about: it re-reads that object from Stripe with our own
+client and applies Stripe's state (see payments.services). A duplicate or late
+event changes nothing.
 
 When Stripe cannot be reached while an event is applied (our re-read, or
 dj-stripe's own sync), :class:`WebhookView` answers 503 instead of a 500: dj-stripe
 has rolled the event back, and Stripe delivers it again later (it retries
-any non-2xx answer for days); ``payments.tasks.reconcile_pending_payments``
+any non-2xx answer for days); ``checkout.tasks.reconcile_pending_payments``
 re-reads open intents meanwhile. Imported by ``PaymentsConfig.ready()``; the
 view is routed in bookwise/urls.py ahead of dj-stripe's own.
 """
@@ -25,7 +27,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from djstripe.event_handlers import djstripe_receiver
 from djstripe.views import ProcessWebhookView
 
+from checkout.services import payment_intent_apply_event
 from payments import services
+from payments.gateway import StripeUnavailable, is_transient
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +46,7 @@ RETRY_AFTER_SECONDS = 60
     ]
 )
 def on_payment_intent_event(sender, event, **kwargs) -> None:
-    services.payment_apply_intent_event(intent=event.data["object"])
+    payment_intent_apply_event(intent=event.data["object"])
 
 
 @djstripe_receiver("charge.refunded")
@@ -56,10 +60,10 @@ class WebhookView(ProcessWebhookView):
     def post(self, request: HttpRequest, uuid) -> HttpResponse:
         try:
             return super().post(request, uuid)
-        except services.StripeUnavailable as exc:
+        except StripeUnavailable as exc:
             error: Exception = exc
         except stripe.StripeError as exc:  # dj-stripe's own sync of the object
-            if not services.is_transient(exc):
+            if not is_transient(exc):
                 raise
             error = exc
         logger.warning("webhook not applied, Stripe is unreachable; Stripe will deliver it again: %s", error)

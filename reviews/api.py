@@ -8,6 +8,7 @@ from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 
+from bookwise.openapi import error_response
 from bookwise.pagination import NewestFirstCursorPagination
 from catalog.models import Theme
 from reviews.models import Review
@@ -21,11 +22,6 @@ from reviews.selectors import (
 from reviews.services import COMMENT_MAX_LENGTH, RATING_MAX, RATING_MIN, review_create, review_delete, review_update
 
 PG_BIGINT_MAX = 2**63 - 1
-
-
-class ReviewErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField(required=False)
 
 
 class ReviewAuthorSerializer(serializers.Serializer):
@@ -75,8 +71,8 @@ class ReviewUpdateSerializer(serializers.Serializer):
 
 
 _BAD_REQUEST = OpenApiResponse(description="Invalid input: `{field: [message]}`.")
-_NOT_AUTHENTICATED = OpenApiResponse(ReviewErrorSerializer, description="Missing or invalid token.")
-_NOT_FOUND = OpenApiResponse(ReviewErrorSerializer, description="No such review, or not yours to change.")
+_NOT_AUTHENTICATED = error_response("Missing or invalid token.")
+_NOT_FOUND = error_response("No such review, or not yours to change.")
 
 
 @extend_schema_view(
@@ -87,15 +83,13 @@ _NOT_FOUND = OpenApiResponse(ReviewErrorSerializer, description="No such review,
             201: ReviewSerializer,
             400: _BAD_REQUEST,
             401: _NOT_AUTHENTICATED,
-            403: OpenApiResponse(
-                ReviewErrorSerializer, description="`not_attended`: no attended booking of the theme; `own_theme`."
-            ),
-            409: OpenApiResponse(ReviewErrorSerializer, description="`already_reviewed`: one review per theme."),
+            403: error_response("`not_attended`: no attended booking of the theme; `own_theme`."),
+            409: error_response("`already_reviewed`: one review per theme."),
         },
     ),
     retrieve=extend_schema(
         summary="One review",
-        responses={200: ReviewSerializer, 404: OpenApiResponse(ReviewErrorSerializer, description="Not found.")},
+        responses={200: ReviewSerializer, 404: error_response("Not found.")},
     ),
     partial_update=extend_schema(
         summary="Edit your review (author or admin)",
@@ -104,7 +98,7 @@ _NOT_FOUND = OpenApiResponse(ReviewErrorSerializer, description="No such review,
             200: ReviewSerializer,
             400: _BAD_REQUEST,
             401: _NOT_AUTHENTICATED,
-            403: OpenApiResponse(ReviewErrorSerializer, description="Not allowed."),
+            403: error_response("Not allowed."),
             404: _NOT_FOUND,
         },
     ),
@@ -113,7 +107,7 @@ _NOT_FOUND = OpenApiResponse(ReviewErrorSerializer, description="No such review,
         responses={
             204: None,
             401: _NOT_AUTHENTICATED,
-            403: OpenApiResponse(ReviewErrorSerializer, description="Not allowed."),
+            403: error_response("Not allowed."),
             404: _NOT_FOUND,
         },
     ),
@@ -155,7 +149,7 @@ class ReviewViewSet(
     summary="A theme's reviews, newest first",
     responses={
         200: ReviewSerializer(many=True),
-        404: OpenApiResponse(ReviewErrorSerializer, description="No such theme."),
+        404: error_response("No such theme."),
     },
 )
 class ThemeReviewListView(generics.ListAPIView):

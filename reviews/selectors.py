@@ -8,30 +8,32 @@ see it on its own page; theme lists never show hidden reviews.
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from accounts.models import User
 from accounts.permissions import user_is_platform_admin
 from bookings.models import Booking, BookingStatus
 from catalog.models import Theme
-from merchants.models import MerchantStatus
+from catalog.selectors import theme_bookable_q
 from reviews.models import Review
 
 
-def _theme_visible_q(user, prefix: str = "") -> Q:
-    public = Q(**{f"{prefix}is_active": True, f"{prefix}merchant__status": MerchantStatus.APPROVED})
+def _theme_visible_q(user: User | AnonymousUser | None, prefix: str = "") -> Q:
+    public = theme_bookable_q(prefix=prefix)
     if user is not None and user.is_authenticated:
         return public | Q(**{f"{prefix}merchant__owner": user})
     return public
 
 
-def theme_visible_to(*, user) -> QuerySet[Theme]:
+def theme_visible_to(*, user: User | AnonymousUser | None) -> QuerySet[Theme]:
     """Themes whose reviews the user may read."""
     if user_is_platform_admin(user):
         return Theme.objects.all()
     return Theme.objects.filter(_theme_visible_q(user))
 
 
-def theme_reviewable_choices(*, user) -> QuerySet[Theme]:
+def theme_reviewable_choices(*, user: User) -> QuerySet[Theme]:
     """Themes a user may name when writing a review: the visible ones, plus any they attended.
 
     Whether the user may actually review one is the service's rule; this only
@@ -62,7 +64,7 @@ def review_list_for_theme(*, theme_id: int) -> QuerySet[Review]:
     )
 
 
-def review_visible_to(*, user) -> QuerySet[Review]:
+def review_visible_to(*, user: User | AnonymousUser | None) -> QuerySet[Review]:
     """Reviews a user may open one by one."""
     qs = Review.objects.select_related("author")
     if user_is_platform_admin(user):
@@ -73,7 +75,7 @@ def review_visible_to(*, user) -> QuerySet[Review]:
     return qs.filter(visible)
 
 
-def review_editable_by(*, user) -> QuerySet[Review]:
+def review_editable_by(*, user: User | AnonymousUser | None) -> QuerySet[Review]:
     """Reviews a user may change or delete: their own, or all for platform admins."""
     qs = Review.objects.select_related("author")
     if user_is_platform_admin(user):

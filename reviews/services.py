@@ -28,6 +28,7 @@ from django.db.models.functions import Round
 from django.utils import timezone
 from rest_framework import status
 
+from accounts.models import User
 from bookings.models import Booking, BookingStatus
 from bookwise.errors import DomainError, Forbidden, InvalidInput
 from catalog.models import Theme
@@ -71,11 +72,11 @@ def _not_found_error() -> DomainError:
     return DomainError("review_not_found", "This review no longer exists.", http_status=status.HTTP_404_NOT_FOUND)
 
 
-def has_attended(*, user, theme_id: int) -> bool:
+def has_attended(*, user: User, theme_id: int) -> bool:
     return Booking.objects.filter(customer=user, slot__theme_id=theme_id, status=BookingStatus.ATTENDED).exists()
 
 
-def has_reviewed(*, user, theme_id: int) -> bool:
+def has_reviewed(*, user: User, theme_id: int) -> bool:
     return Review.objects.filter(author=user, theme_id=theme_id).exists()
 
 
@@ -101,7 +102,7 @@ def _apply_to_cached_theme(review: Review, totals: tuple[Decimal, int]) -> None:
         review.theme.rating_avg, review.theme.review_count = totals
 
 
-def review_create(*, author, theme: Theme, rating: int, comment: str = "") -> Review:
+def review_create(*, author: User, theme: Theme, rating: int, comment: str = "") -> Review:
     """Write the author's one review of a theme they attended.
 
     Raises InvalidInput (rating 1..5, comment length), Forbidden `own_theme`

@@ -3,6 +3,7 @@
 
     python3 scripts/dev.py run                 the whole platform with demo data
     python3 scripts/dev.py test [pytest args]  the test suite
+    python3 scripts/dev.py lint                the static checks CI runs before the tests
 
 Both create `.venv` when missing, install requirements-dev.txt into it when
 the requirements files changed, and re-execute themselves inside it. Servers
@@ -58,12 +59,15 @@ BEAT += ["--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"]
 
 USAGE = """usage: python3 scripts/dev.py run
        python3 scripts/dev.py test [pytest arguments...]
+       python3 scripts/dev.py lint
 
 run   start PostgreSQL, Redis and Stripe (embedded unless DATABASE_URL, REDIS_URL,
       STRIPE_SECRET_KEY are set), migrate, seed demo data, then the web server, a
       Celery worker and Celery beat. Ctrl-C stops everything.
 test  run pytest with DEBUG=False (on an embedded PostgreSQL and Redis unless
-      DATABASE_URL and REDIS_URL are set; fresh test-mode Stripe keys unless set)."""
+      DATABASE_URL and REDIS_URL are set; fresh test-mode Stripe keys unless set).
+lint  ruff check and format, the import-linter contracts, mypy, missing migrations and
+      Django's system checks; exits non-zero on any finding. Needs no server."""
 
 
 class Stop(Exception):
@@ -220,7 +224,7 @@ class Child:
                     print(f"{self.name:<6} | {line}", flush=True)
 
     def stop(self) -> None:
-        from bookwise.embedded import stop_process
+        from devtools.embedded import stop_process
 
         stop_process(self.process, timeout=20)
         self.thread.join(timeout=5)
@@ -230,7 +234,7 @@ class Child:
 
 
 def cmd_run() -> int:
-    from bookwise import embedded
+    from devtools import embedded
 
     lock = hold_lock("run.lock")  # noqa: F841 - held until exit
     ensure_dotenv()
@@ -291,7 +295,7 @@ def cmd_run() -> int:
 
 def start_services(env: dict[str, str], stack: contextlib.ExitStack) -> str | None:
     """Start the embedded servers that the environment does not provide. Returns localstripe's URL, if started."""
-    from bookwise import embedded
+    from devtools import embedded
 
     if not env.get("DATABASE_URL"):
         say("DATABASE_URL is not set: starting embedded PostgreSQL (pgserver, data in .data/pg) ...")
@@ -331,7 +335,7 @@ def start_services(env: dict[str, str], stack: contextlib.ExitStack) -> str | No
 def print_banner(site: str, localstripe_url: str | None) -> None:
     import runpy
 
-    demo = runpy.run_path(str(ROOT / "bookwise" / "demo.py"))
+    demo = runpy.run_path(str(ROOT / "portal" / "demo.py"))
     lines = [
         "",
         "BookWise is running. Ctrl-C stops everything.",
@@ -394,8 +398,24 @@ def fresh_test_stripe_keys() -> dict[str, str]:
     }
 
 
+def parallel_args(pytest_args: list[str]) -> list[str]:
+    """pytest-xdist across the machine's cores (at most 4), unless the caller chose (-n, -p no:xdist).
+
+    Whole files go to one worker (--dist loadfile): a file's module fixtures
+    (the embedded PostgreSQL, a live server) start once. Each worker gets its
+    own test database (pytest-django) and Redis database (conftest.py).
+    """
+    chosen = any(
+        arg in ("-n", "--numprocesses", "no:xdist") or arg.startswith(("-n", "--numprocesses=")) for arg in pytest_args
+    )
+    workers = min(4, os.cpu_count() or 1)
+    if chosen or workers < 2:
+        return []
+    return ["-n", str(workers), "--dist", "loadfile"]
+
+
 def cmd_test(pytest_args: list[str]) -> int:
-    from bookwise import embedded
+    from devtools import embedded
 
     # Only the real environment counts: a developer's .env (DEBUG=True, their
     # own database) must not change what the tests see.
@@ -425,7 +445,8 @@ def cmd_test(pytest_args: list[str]) -> int:
             if not env.get("CELERY_BROKER_URL"):
                 env["CELERY_BROKER_URL"] = broker_url
 
-        pytest = subprocess.Popen([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT, env=env)
+        command = [sys.executable, "-m", "pytest", *parallel_args(pytest_args), *pytest_args]
+        pytest = subprocess.Popen(command, cwd=ROOT, env=env)
 
         def forward(signum, frame) -> None:
             pytest.send_signal(signum)
@@ -437,8 +458,44 @@ def cmd_test(pytest_args: list[str]) -> int:
         return pytest.wait()
 
 
+# --- lint ---------------------------------------------------------------------------------
+
+
+def cmd_lint() -> int:
+    """Every static check CI runs (also .pre-commit-config.yaml); all of them run, then the verdict.
+
+    Django is imported with the development settings (DEBUG=True) and no .env,
+    so no secret and no server is needed and every machine gets the same answer.
+    """
+    env = dict(os.environ, DEBUG="True", DJANGO_READ_DOT_ENV_FILE="False", PYTHONUNBUFFERED="1")
+    tools = VENV / "bin"
+    checks = [
+        ("ruff check", [tools / "ruff", "check", "."]),
+        ("ruff format", [tools / "ruff", "format", "--check", "."]),
+        ("import contracts", [tools / "lint-imports", "--cache-dir", DATA / "import-linter-cache"]),
+        ("mypy", [tools / "mypy"]),
+        # No database is needed: only its "consistent history" warning would print without one.
+        (
+            "migrations",
+            [sys.executable, "-W", "ignore::RuntimeWarning", "manage.py", "makemigrations", "--check", "--dry-run"],
+        ),
+        ("system checks", [sys.executable, "manage.py", "check", "--fail-level", "WARNING"]),
+    ]
+    DATA.mkdir(exist_ok=True)
+    failed = []
+    for name, command in checks:
+        say(f"{name}: {' '.join(str(part) for part in command)}")
+        if subprocess.run(command, cwd=ROOT, env=env, check=False).returncode != 0:
+            failed.append(name)
+    if failed:
+        say(f"lint FAILED: {', '.join(failed)}")
+        return 1
+    say("lint passed.")
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("run", "test"):
+    if not argv or argv[0] not in ("run", "test", "lint"):
         print(USAGE, file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     bootstrap()
@@ -446,6 +503,8 @@ def main(argv: list[str]) -> int:
     os.chdir(ROOT)
     if argv[0] == "run":
         return cmd_run()
+    if argv[0] == "lint":
+        return cmd_lint()
     return cmd_test(argv[1:])
 
 

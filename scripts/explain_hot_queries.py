@@ -43,11 +43,11 @@ from rest_framework.request import Request  # noqa: E402
 from rest_framework.test import APIRequestFactory  # noqa: E402
 
 from accounts.models import User  # noqa: E402
+from bookings import catalog_selectors  # noqa: E402
 from bookings import selectors as booking_selectors  # noqa: E402
 from bookings import services as booking_services  # noqa: E402
 from bookwise.errors import DomainError  # noqa: E402
 from bookwise.pagination import DefaultPagination, NewestFirstCursorPagination, NoCountPagination  # noqa: E402
-from catalog import selectors as catalog_selectors  # noqa: E402
 
 # The paginators build absolute links from the request's host.
 settings.ALLOWED_HOSTS = ["*"]

@@ -100,7 +100,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bookwise import embedded  # noqa: E402 - needs ROOT on sys.path
+from devtools import embedded  # noqa: E402 - needs ROOT on sys.path
 
 OUT_DIR = ROOT / ".data" / "faults"
 PYTHON = sys.executable

@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bookwise import embedded  # noqa: E402 - after the path is set; imports only the standard library
-from bookwise.demo import ADMIN_EMAIL, CUSTOMER_EMAIL, DEMO_PASSWORD, MERCHANT_EMAIL  # noqa: E402
+from devtools import embedded  # noqa: E402 - after the path is set; imports only the standard library
+from portal.demo import ADMIN_EMAIL, CUSTOMER_EMAIL, DEMO_PASSWORD, MERCHANT_EMAIL  # noqa: E402
 
 OUT = ROOT / "docs" / "screens"
 CHROMIUM = "/usr/bin/chromium"

@@ -1,14 +1,13 @@
 """bookwise.emails: one helper renders every email; a (kind, key) is sent at most once, even by racing tasks."""
 
-import threading
 from datetime import UTC, datetime
 
 import pytest
 from django.core import mail
-from django.db import connection
 
 from bookwise.emails import local_time_range, render_email, send_email_once
 from bookwise.models import EmailKind, EmailLog
+from tests.concurrency import run_together
 
 
 @pytest.mark.django_db
@@ -67,25 +66,10 @@ def test_send_email_once_sends_a_key_once_and_another_key_again(mailoutbox):
 def test_two_copies_of_a_task_racing_send_exactly_one_email(mailoutbox):
     """Both insert the log row at once: the second waits on the unique index, then finds it committed."""
     copies = 4
-    barrier = threading.Barrier(copies)
-    results, errors = [], []
 
-    def run():
-        try:
-            barrier.wait()
-            results.append(send(key="race"))
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
+    results = run_together([lambda: send(key="race")] * copies)
 
-    threads = [threading.Thread(target=run) for _ in range(copies)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
+    assert [result for result in results if isinstance(result, Exception)] == []
     assert sorted(results) == [False] * (copies - 1) + [True]
     assert len(mail.outbox) == 1
     assert EmailLog.objects.filter(key="race").count() == 1

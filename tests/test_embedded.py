@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from django.core.management import call_command
 
-from bookwise.embedded import start_postgres, stop_postgres
+from devtools.embedded import start_postgres, stop_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 

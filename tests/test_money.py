@@ -14,11 +14,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from bookings import services as booking_services
-from bookings.notifications import send_booking_cancelled_email, send_booking_confirmed_email
+from bookings.notifications import send_booking_confirmed_email
 from bookings.tests.factories import ConfirmedBookingFactory
 from catalog.models import Theme
 from catalog.tests.factories import SlotFactory, ThemeFactory
+from checkout.notifications import send_booking_cancelled_email
+from checkout.services import booking_cancel_and_refund
 from conftest import bearer_client
 from merchants.tests.factories import MerchantFactory
 from payments.models import PaymentStatus
@@ -178,7 +179,7 @@ def test_booking_emails_show_jpy_amounts_without_a_factor_of_100(tokyo, mailoutb
     slot.starts_at = timezone.now() + timedelta(days=10)  # far enough to cancel with a refund
     slot.ends_at = slot.starts_at + timedelta(hours=1)
     slot.save()
-    result = booking_services.booking_cancel(booking_id=booking.pk, by=booking.customer)
+    result = booking_cancel_and_refund(booking_id=booking.pk, by=booking.customer)
     send_booking_cancelled_email(booking_id=booking.pk)
 
     assert result.refund_amount == 10000

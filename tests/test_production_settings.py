@@ -135,6 +135,43 @@ def test_development_keeps_its_defaults_with_debug_on(load_settings):
     assert loaded["SECURE_HSTS_SECONDS"] == 0
 
 
+# --- Development tooling stays out of production ------------------------------------------------
+
+# Loads the settings, the app registry and the URLconf (every view module); prints the devtools modules imported.
+DEVTOOLS_PROBE = """
+import json, sys, django
+django.setup()
+import bookwise.urls
+from django.conf import settings
+from django.urls import resolve
+resolve("/")
+loaded = sorted(name for name in sys.modules if name == "devtools" or name.startswith("devtools."))
+print(json.dumps(["devtools" in settings.INSTALLED_APPS, loaded]))
+"""
+
+
+def test_production_settings_do_not_install_devtools(load_settings):
+    assert "devtools" not in load_settings(production_values())["INSTALLED_APPS"]
+
+
+def test_development_installs_devtools_with_debug_on_or_its_flag(load_settings):
+    assert "devtools" in load_settings({"DEBUG": "True"})["INSTALLED_APPS"]
+    assert "devtools" in load_settings({**production_values(), "BOOKWISE_DEVTOOLS": "True"})["INSTALLED_APPS"]
+
+
+def test_a_production_process_never_imports_devtools():
+    result = run_python(production_values(), DEVTOOLS_PROBE)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [False, []]
+
+
+def test_the_image_does_not_ship_devtools():
+    ignored = {line.strip().rstrip("/") for line in (ROOT / ".dockerignore").read_text().splitlines()}
+
+    assert "devtools" in ignored
+
+
 # --- HTTPS: HSTS and the proxy header -----------------------------------------------------------
 
 # A request that claims HTTPS through X-Forwarded-Proto; prints the HSTS header and the status.

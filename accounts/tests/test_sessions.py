@@ -7,13 +7,11 @@ the API refresh that follows must be a 401, and a fresh login must work.
 import contextlib
 import io
 import re
-import threading
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.hashers import MD5PasswordHasher
 from django.core.management import call_command
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -23,6 +21,7 @@ from accounts import services
 from accounts.models import RefreshTokenRecord, User
 from accounts.services import AuthenticationRejected
 from accounts.tests.factories import DEFAULT_PASSWORD, AdminFactory, UserFactory
+from tests.concurrency import run_together
 
 TOKEN_URL = "/api/v1/auth/token/"
 REFRESH_URL = "/api/v1/auth/token/refresh/"
@@ -291,31 +290,20 @@ def test_a_rotation_racing_a_password_change_leaves_no_live_session():
     for _ in range(4):
         user = UserFactory()
         _, raw = services.token_pair_issue(user=user)
-        barrier = threading.Barrier(2)
         child: list[str] = []
 
         def rotate(raw=raw):
-            try:
-                barrier.wait(timeout=10)
-                with contextlib.suppress(AuthenticationRejected):
-                    child.append(services.token_refresh_rotate(raw_refresh=raw)[1])
-            finally:
-                connection.close()
+            with contextlib.suppress(AuthenticationRejected):
+                child.append(services.token_refresh_rotate(raw_refresh=raw)[1])
 
         def change_password(pk=user.pk):
-            try:
-                barrier.wait(timeout=10)
-                fresh = User.objects.get(pk=pk)
-                fresh.set_password(NEW_PASSWORD)
-                fresh.save()
-            finally:
-                connection.close()
+            fresh = User.objects.get(pk=pk)
+            fresh.set_password(NEW_PASSWORD)
+            fresh.save()
 
-        threads = [threading.Thread(target=rotate), threading.Thread(target=change_password)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
+        results = run_together([rotate, change_password])
+
+        assert [result for result in results if isinstance(result, Exception)] == []
 
         for survivor in child:
             with pytest.raises(AuthenticationRejected):

@@ -1,8 +1,6 @@
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
@@ -12,6 +10,7 @@ from accounts.models import RefreshTokenRecord, User
 from accounts.services import AuthenticationRejected
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
 from bookwise.errors import Forbidden, InvalidInput
+from tests.concurrency import run_together
 
 REFRESH_URL = "/api/v1/auth/token/refresh/"
 TOKEN_URL = "/api/v1/auth/token/"
@@ -143,9 +142,16 @@ class TestTokenRevoke:
     def test_twice_is_harmless(self):
         user = UserFactory()
         _, refresh = services.token_pair_issue(user=user)
+        services.token_revoke(raw_refresh=refresh, user=user)
+        first_revoked_at = RefreshTokenRecord.objects.get().revoked_at
 
         services.token_revoke(raw_refresh=refresh, user=user)
-        services.token_revoke(raw_refresh=refresh, user=user)
+
+        # A no-op: the first revocation stands as it was, nothing is blacklisted twice.
+        assert RefreshTokenRecord.objects.get().revoked_at == first_revoked_at
+        assert BlacklistedToken.objects.filter(token__jti=_jti(refresh)).count() == 1
+        with pytest.raises(AuthenticationRejected):
+            services.token_refresh_rotate(raw_refresh=refresh)
 
     def test_refuses_another_users_token_and_leaves_it_alive(self):
         owner = UserFactory()
@@ -161,26 +167,6 @@ class TestTokenRevoke:
             services.token_revoke(raw_refresh="garbage", user=UserFactory())
 
 
-def _run_together(*calls):
-    """Run the calls in real threads, released at once, each on its own DB connection."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def worker(index, call):
-        try:
-            barrier.wait(timeout=10)
-            results[index] = call()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_refreshes_of_one_token_give_one_success_and_no_surviving_token():
     user = UserFactory()
@@ -189,7 +175,7 @@ def test_two_concurrent_refreshes_of_one_token_give_one_success_and_no_surviving
     def refresh_once():
         return APIClient().post(REFRESH_URL, {"refresh": refresh}, format="json")
 
-    responses = _run_together(refresh_once, refresh_once)
+    responses = run_together([refresh_once, refresh_once])
 
     assert sorted(r.status_code for r in responses) == [200, 401]
     assert RefreshTokenRecord.objects.count() == 2  # the original and exactly one child
@@ -206,7 +192,7 @@ def test_two_concurrent_registrations_of_one_email_create_one_user():
     def register():
         return APIClient().post(REGISTER_URL, body, format="json")
 
-    responses = _run_together(register, register)
+    responses = run_together([register, register])
 
     assert sorted(r.status_code for r in responses) == [201, 400]
     assert User.objects.filter(email="twin@example.com").count() == 1
@@ -247,7 +233,7 @@ def test_concurrent_reuse_of_two_old_tokens_of_one_family_refuses_both_without_d
         _, second = services.token_refresh_rotate(raw_refresh=first)
         _, third = services.token_refresh_rotate(raw_refresh=second)
 
-        outcomes = _run_together(replay(first), replay(second))
+        outcomes = run_together([replay(first), replay(second)])
 
         assert outcomes == ["token_reused", "token_reused"]
         with pytest.raises(AuthenticationRejected):
@@ -270,7 +256,7 @@ def test_logout_racing_a_refresh_of_the_same_session_leaves_no_live_token():
         except AuthenticationRejected:
             return None
 
-    _, child = _run_together(logout, rotate)
+    _, child = run_together([logout, rotate])
 
     assert not RefreshTokenRecord.objects.filter(revoked_at__isnull=True).exists()
     if child is not None:

@@ -7,10 +7,11 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from bookings.models import BookingStatus
-from bookings.services import booking_cancel, booking_cancel_terms
+from bookings.services import booking_cancel_terms
 from bookings.tests.factories import BookingFactory, ConfirmedBookingFactory
 from bookwise.errors import DomainError
 from catalog.tests.factories import SlotFactory
+from checkout.services import booking_cancel_and_refund
 
 pytestmark = pytest.mark.django_db
 
@@ -45,11 +46,12 @@ def test_terms_for_the_customer_match_what_booking_cancel_does(scenario):
 
     assert (terms.allowed, terms.refund) == (allowed, refund)
     if allowed:
-        assert booking_cancel(booking_id=booking.pk, by=booking.customer).booking.status == BookingStatus.CANCELLED
+        result = booking_cancel_and_refund(booking_id=booking.pk, by=booking.customer)
+        assert result.booking.status == BookingStatus.CANCELLED
     else:
         assert terms.reason
         with pytest.raises(DomainError) as refused:
-            booking_cancel(booking_id=booking.pk, by=booking.customer)
+            booking_cancel_and_refund(booking_id=booking.pk, by=booking.customer)
         assert refused.value.code == "not_cancellable"
         assert refused.value.message == terms.reason
 

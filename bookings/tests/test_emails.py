@@ -13,8 +13,9 @@ from bookings.notifications import send_booking_confirmed_email
 from bookings.tests.factories import BookingFactory, ConfirmedBookingFactory
 from bookings.tests.ics_check import check_calendar, parse_utc, unescape_text
 from bookwise.models import EmailKind, EmailLog
-from catalog.services import slot_cancel
 from catalog.tests.factories import SlotFactory
+from checkout import tasks as checkout_tasks
+from checkout.services import booking_cancel_and_refund, slot_cancel_and_refund
 from payments.models import PaymentStatus
 from payments.tests.factories import PaymentFactory
 
@@ -166,7 +167,7 @@ def test_no_confirmation_for_a_booking_cancelled_before_the_task_ran(mailoutbox)
 
 def test_no_email_for_a_booking_that_does_not_exist(mailoutbox):
     assert tasks.send_booking_confirmed.delay(10**12).get() is False
-    assert tasks.send_booking_cancelled.delay(10**12).get() is False
+    assert checkout_tasks.send_booking_cancelled.delay(10**12).get() is False
     assert mailoutbox == []
 
 
@@ -196,7 +197,7 @@ def test_customer_cancel_of_a_paid_booking_says_a_refund_was_issued(
     booking = paid_pending(slot)
     confirm_paid(booking)
     with django_capture_on_commit_callbacks(execute=True):
-        services.booking_cancel(booking_id=booking.pk, by=booking.customer)
+        booking_cancel_and_refund(booking_id=booking.pk, by=booking.customer)
 
     assert len(no_stripe_refunds) == 1
     assert len(mailoutbox) == 1
@@ -216,7 +217,7 @@ def test_customer_cancel_of_an_unpaid_hold_says_nothing_was_charged(
 ):
     booking = paid_pending(slot)
     with django_capture_on_commit_callbacks(execute=True):
-        services.booking_cancel(booking_id=booking.pk, by=booking.customer)
+        booking_cancel_and_refund(booking_id=booking.pk, by=booking.customer)
 
     assert len(mailoutbox) == 1
     assert "No payment was taken for this booking, so there is nothing to refund." in mailoutbox[0].body
@@ -229,7 +230,7 @@ def test_merchant_cancel_of_one_booking_uses_the_merchants_wording(
     booking = paid_pending(slot)
     confirm_paid(booking)
     with django_capture_on_commit_callbacks(execute=True):
-        services.booking_cancel(booking_id=booking.pk, by=slot.theme.merchant.owner)
+        booking_cancel_and_refund(booking_id=booking.pk, by=slot.theme.merchant.owner)
 
     message = mailoutbox[0]
     assert message.subject == "Puzzle Works cancelled your booking: The Lighthouse Keeper's Secret"
@@ -241,7 +242,7 @@ def test_merchant_cancel_of_one_booking_uses_the_merchants_wording(
 def test_admin_cancel_uses_the_platforms_wording(slot, mailoutbox, django_capture_on_commit_callbacks):
     booking = ConfirmedBookingFactory(slot=slot, amount=0)
     with django_capture_on_commit_callbacks(execute=True):
-        services.booking_cancel(booking_id=booking.pk, by=AdminFactory())
+        booking_cancel_and_refund(booking_id=booking.pk, by=AdminFactory())
 
     message = mailoutbox[0]
     assert message.subject == "Your booking was cancelled: The Lighthouse Keeper's Secret"
@@ -252,16 +253,16 @@ def test_admin_cancel_uses_the_platforms_wording(slot, mailoutbox, django_captur
 def test_cancel_task_run_twice_sends_one_email(slot, mailoutbox, django_capture_on_commit_callbacks):
     booking = paid_pending(slot)
     with django_capture_on_commit_callbacks(execute=True):
-        services.booking_cancel(booking_id=booking.pk, by=booking.customer)
-    tasks.send_booking_cancelled.delay(booking.pk)
-    tasks.send_booking_cancelled.delay(booking.pk)
+        booking_cancel_and_refund(booking_id=booking.pk, by=booking.customer)
+    checkout_tasks.send_booking_cancelled.delay(booking.pk)
+    checkout_tasks.send_booking_cancelled.delay(booking.pk)
 
     assert len(mailoutbox) == 1
 
 
 def test_no_cancel_email_for_a_booking_that_is_not_cancelled(slot, mailoutbox):
     booking = ConfirmedBookingFactory(slot=slot)
-    assert tasks.send_booking_cancelled.delay(booking.pk).get() is False
+    assert checkout_tasks.send_booking_cancelled.delay(booking.pk).get() is False
     assert mailoutbox == []
 
 
@@ -279,10 +280,10 @@ def test_slot_cancel_emails_each_affected_customer_once_with_the_merchants_slot_
     other_slot_booking = ConfirmedBookingFactory()
 
     with django_capture_on_commit_callbacks(execute=True):
-        _, count = slot_cancel(slot=slot, by=slot.theme.merchant.owner)
+        _, count = slot_cancel_and_refund(slot=slot, by=slot.theme.merchant.owner)
     # A duplicated delivery of every email task changes nothing.
     for booking in (paid, unpaid, confirmed_unpaid):
-        tasks.send_booking_cancelled.delay(booking.pk)
+        checkout_tasks.send_booking_cancelled.delay(booking.pk)
 
     assert count == 3
     assert sorted(m.to[0] for m in mailoutbox) == sorted(b.customer.email for b in (paid, unpaid, confirmed_unpaid))

@@ -14,8 +14,8 @@ from bookings import merchant_notifications, services, tasks
 from bookings.models import BookingStatus, MerchantBookingEvent, MerchantBookingNotice
 from bookings.tests.factories import BookingFactory, ConfirmedBookingFactory
 from bookwise.models import EmailKind, EmailLog
-from catalog.services import slot_cancel
 from catalog.tests.factories import SlotFactory
+from checkout.services import booking_cancel_and_refund, slot_cancel_and_refund
 from merchants.models import BookingEmails
 from payments.models import PaymentStatus
 from payments.tests.factories import PaymentFactory
@@ -104,7 +104,7 @@ def test_each_mode_emails_a_free_booking_and_the_customers_cancellation(mailoutb
     with django_capture_on_commit_callbacks(execute=True):
         booking = join_free(slot, name="Grace Hopper", party_size=3)
     with django_capture_on_commit_callbacks(execute=True):
-        services.booking_cancel(booking_id=booking.pk, by=booking.customer)
+        booking_cancel_and_refund(booking_id=booking.pk, by=booking.customer)
 
     confirmed, cancelled = to_merchant(mailoutbox, merchant)
     assert confirmed.subject.startswith("New booking: The Vault")
@@ -119,7 +119,7 @@ def test_a_paid_cancellation_says_refunded(mailoutbox, django_capture_on_commit_
     slot = make_slot()
     booking = join_and_pay(slot)
     with django_capture_on_commit_callbacks(execute=True):
-        services.booking_cancel(booking_id=booking.pk, by=booking.customer)
+        booking_cancel_and_refund(booking_id=booking.pk, by=booking.customer)
     (message,) = [m for m in to_merchant(mailoutbox, slot.theme.merchant) if "cancelled" in m.subject]
     assert "€50.00 paid (refunded)" in message.body
 
@@ -132,8 +132,8 @@ def test_the_merchants_own_cancellations_are_not_reported_to_them(
     one = ConfirmedBookingFactory(slot=slot, amount=0)
     two = ConfirmedBookingFactory(slot=make_slot_for(merchant), amount=0)
     with django_capture_on_commit_callbacks(execute=True):
-        services.booking_cancel(booking_id=one.pk, by=merchant.owner)
-        slot_cancel(slot=two.slot, by=merchant.owner)
+        booking_cancel_and_refund(booking_id=one.pk, by=merchant.owner)
+        slot_cancel_and_refund(slot=two.slot, by=merchant.owner)
 
     assert MerchantBookingNotice.objects.count() == 0
     assert to_merchant(mailoutbox, merchant) == []
@@ -147,7 +147,7 @@ def test_off_mode_sends_nothing_and_writes_no_notice(mailoutbox, django_capture_
     slot = make_slot(mode=BookingEmails.OFF, price=0)
     with django_capture_on_commit_callbacks(execute=True):
         booking = join_free(slot)
-        services.booking_cancel(booking_id=booking.pk, by=booking.customer)
+        booking_cancel_and_refund(booking_id=booking.pk, by=booking.customer)
     merchant_notifications.send_booking_digests()
 
     assert MerchantBookingNotice.objects.count() == 0
@@ -166,7 +166,7 @@ def test_hourly_mode_sends_one_digest_with_every_event_then_nothing_more(
     with django_capture_on_commit_callbacks(execute=True):
         first = join_free(slot, name="Ada Lovelace")
         join_free(slot, name="Grace Hopper", party_size=1)
-        services.booking_cancel(booking_id=first.pk, by=first.customer)
+        booking_cancel_and_refund(booking_id=first.pk, by=first.customer)
     assert to_merchant(mailoutbox, merchant) == []  # nothing until the digest runs
     assert MerchantBookingNotice.objects.filter(digest=True, sent_at__isnull=True).count() == 3
 

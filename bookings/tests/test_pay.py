@@ -16,9 +16,9 @@ from accounts.tests.factories import UserFactory
 from bookings.models import Booking, BookingStatus
 from bookings.services import booking_join
 from bookings.tests.factories import ConfirmedBookingFactory
-from bookwise.embedded import free_port
 from catalog.tests.factories import SlotFactory
-from payments import services
+from devtools.embedded import free_port
+from payments import gateway, services
 from payments.models import Payment, PaymentStatus
 from payments.stripe_setup import ensure_webhook_endpoint
 from payments.tests.stripe_helpers import (
@@ -187,7 +187,7 @@ def test_with_real_stripe_the_token_becomes_a_payment_method_under_a_determinist
     token = card_token(CARD_OK)
     services.payment_intent_for_booking(booking_id=pending.pk, customer=pending.customer)
     transport = RecordingTransport()
-    monkeypatch.setattr(services, "_http_client", lambda: transport)
+    monkeypatch.setattr(gateway, "_http_client", lambda: transport)
     monkeypatch.setattr(services, "_talks_to_localstripe", lambda: False)
 
     response = web.post(pay_url(pending), {"token": token})

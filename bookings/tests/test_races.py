@@ -16,31 +16,11 @@ from bookings.selectors import holding_q, seats_taken
 from bookwise.errors import DomainError
 from catalog.models import Slot
 from catalog.tests.factories import SlotFactory
+from checkout.services import booking_cancel_and_refund
 from conftest import bearer_client
+from tests.concurrency import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_together(workers):
-    """Start every callable at the same instant; return their results (or exceptions)."""
-    barrier = threading.Barrier(len(workers))
-    results = [None] * len(workers)
-
-    def wrap(i, fn):
-        try:
-            barrier.wait()
-            results[i] = fn()
-        except Exception as exc:  # collected and asserted by the test
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=wrap, args=(i, fn)) for i, fn in enumerate(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def test_fifty_concurrent_joins_on_capacity_five_give_exactly_five_bookings():
@@ -120,7 +100,7 @@ def test_join_cancel_and_sweep_together_never_oversell():
                     continue
                 outcomes.append("joined")
                 if random.random() < 0.6:
-                    services.booking_cancel(booking_id=booking.pk, by=customer)
+                    booking_cancel_and_refund(booking_id=booking.pk, by=customer)
                     outcomes.append("cancelled")
             return outcomes
 

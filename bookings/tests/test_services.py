@@ -11,6 +11,7 @@ from bookings.tests.factories import BookingFactory, ConfirmedBookingFactory
 from bookwise.errors import DomainError, InvalidInput
 from catalog.models import SlotStatus
 from catalog.tests.factories import SlotFactory, ThemeFactory
+from checkout.services import booking_cancel_and_refund
 from merchants.models import MerchantStatus
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +133,7 @@ def test_cancel_pending_frees_seats_and_audits():
     slot = SlotFactory(capacity=2)
     customer = UserFactory()
     booking = join(slot, customer, party_size=2)
-    services.booking_cancel(booking_id=booking.pk, by=customer)
+    booking_cancel_and_refund(booking_id=booking.pk, by=customer)
     booking.refresh_from_db()
     assert booking.status == BookingStatus.CANCELLED
     assert seats_taken(slot_id=slot.pk) == 0
@@ -144,7 +145,7 @@ def test_customer_cannot_cancel_paid_booking_after_cutoff():
     slot = SlotFactory(starts_at=timezone.now() + timedelta(hours=5), theme__cancellation_cutoff_hours=24)
     booking = ConfirmedBookingFactory(slot=slot)
     with pytest.raises(DomainError) as exc:
-        services.booking_cancel(booking_id=booking.pk, by=booking.customer)
+        booking_cancel_and_refund(booking_id=booking.pk, by=booking.customer)
     assert exc.value.code == "not_cancellable"
     booking.refresh_from_db()
     assert booking.status == BookingStatus.CONFIRMED
@@ -153,7 +154,7 @@ def test_customer_cannot_cancel_paid_booking_after_cutoff():
 def test_merchant_can_cancel_paid_booking_after_cutoff():
     slot = SlotFactory(starts_at=timezone.now() + timedelta(hours=5))
     booking = ConfirmedBookingFactory(slot=slot)
-    services.booking_cancel(booking_id=booking.pk, by=slot.theme.merchant.owner)
+    booking_cancel_and_refund(booking_id=booking.pk, by=slot.theme.merchant.owner)
     booking.refresh_from_db()
     assert booking.status == BookingStatus.CANCELLED
 
@@ -162,7 +163,7 @@ def test_merchant_can_cancel_paid_booking_after_cutoff():
 def test_cancel_refuses_ended_booking(status):
     booking = ConfirmedBookingFactory(status=status)
     with pytest.raises(DomainError) as exc:
-        services.booking_cancel(booking_id=booking.pk, by=booking.customer)
+        booking_cancel_and_refund(booking_id=booking.pk, by=booking.customer)
     assert exc.value.code == "not_cancellable"
 
 
@@ -206,7 +207,7 @@ def test_late_payment_must_refund_when_seats_taken():
 
 def test_payment_for_cancelled_booking_must_refund():
     booking = BookingFactory()
-    services.booking_cancel(booking_id=booking.pk, by=booking.customer)
+    booking_cancel_and_refund(booking_id=booking.pk, by=booking.customer)
     assert services.booking_confirm_payment(booking_id=booking.pk) == services.ConfirmOutcome.MUST_REFUND
 
 
@@ -255,7 +256,7 @@ def test_free_cap_counts_only_live_free_bookings_on_slots_still_to_come(settings
     started = SlotFactory(theme=free, starts_at=timezone.now() - timedelta(hours=1))
     ConfirmedBookingFactory(slot=started, customer=customer)  # already under way: no seat hoarded
     cancelled = join(SlotFactory(theme=free), customer)
-    services.booking_cancel(booking_id=cancelled.pk, by=customer)
+    booking_cancel_and_refund(booking_id=cancelled.pk, by=customer)
 
     assert join(SlotFactory(theme=free), customer).status == BookingStatus.CONFIRMED
     with pytest.raises(DomainError) as exc:

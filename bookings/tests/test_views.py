@@ -468,16 +468,16 @@ def test_cancel_says_a_refund_was_made_when_the_payment_landed_after_the_page_wa
 
     The message reports what the cancel did under its lock: a refund of the payment.
     """
-    from bookings import services
+    from checkout import services
 
-    real_cancel = services.booking_cancel
+    real_cancel = services.booking_cancel_and_refund
 
     def payment_lands_first(**kwargs):
         PaymentFactory(booking=pending, status=PaymentStatus.SUCCEEDED, succeeded_at=timezone.now())
         booking_confirm_payment(booking_id=pending.pk)
         return real_cancel(**kwargs)
 
-    monkeypatch.setattr(services, "booking_cancel", payment_lands_first)
+    monkeypatch.setattr(services, "booking_cancel_and_refund", payment_lands_first)
 
     response = web.post(cancel_url(pending), follow=True)
 

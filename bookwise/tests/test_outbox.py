@@ -10,24 +10,26 @@ from datetime import timedelta
 
 import pytest
 from celery import shared_task
-from django.db import connection, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.factories import AdminFactory, UserFactory
 from bookings.models import Booking, BookingStatus
-from bookings.services import booking_cancel, booking_join
+from bookings.services import booking_join
 from bookings.tests.factories import ConfirmedBookingFactory
 from bookwise import outbox
 from bookwise.models import OutboxMessage, OutboxState
 from bookwise.tasks import outbox_sweep
 from bookwise.tests.brokers import REFUSED_URL, HungServer, broker_at, drain_memory_queue
 from catalog.tests.factories import SlotFactory
+from checkout.services import booking_cancel_and_refund
 from merchants.models import MerchantStatus
 from merchants.services import merchant_approve
 from merchants.tests.factories import PendingMerchantFactory
 from payments.models import PaymentStatus, Refund
 from payments.tests.factories import PaymentFactory
+from tests.concurrency import run_together
 
 CALLS: list = []
 FAIL_FIRST: set = set()
@@ -105,16 +107,16 @@ def test_a_cancel_with_refund_queues_the_refund_and_the_email_in_its_own_transac
     booking = ConfirmedBookingFactory(slot=SlotFactory())
     PaymentFactory(booking=booking, status=PaymentStatus.SUCCEEDED, succeeded_at=timezone.now())
 
-    run_then_roll_back(lambda: booking_cancel(booking_id=booking.pk, by=booking.customer))
+    run_then_roll_back(lambda: booking_cancel_and_refund(booking_id=booking.pk, by=booking.customer))
     assert not OutboxMessage.objects.exists()
     assert not Refund.objects.exists()
 
-    booking_cancel(booking_id=booking.pk, by=booking.customer)
+    booking_cancel_and_refund(booking_id=booking.pk, by=booking.customer)
 
     refund = Refund.objects.get()
     queued = sorted((m.task_name, m.args) for m in OutboxMessage.objects.all())
     assert queued == [
-        ("bookings.tasks.send_booking_cancelled", [booking.pk]),
+        ("checkout.tasks.send_booking_cancelled", [booking.pk]),
         ("payments.tasks.process_refund", [refund.pk]),
     ]
 
@@ -262,26 +264,10 @@ def test_two_concurrent_sweepers_publish_each_row_once():
     OutboxMessage.objects.bulk_create(
         OutboxMessage(task_name="bookwise.tests.record_call", args=[n]) for n in range(rows)
     )
-    barrier = threading.Barrier(2)
-    results, errors = [], []
-
-    def sweeper():
-        try:
-            barrier.wait(timeout=10)
-            results.append(outbox.sweep(now=later(), batch_size=3))
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
     with broker_at("memory://"):
-        threads = [threading.Thread(target=sweeper) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        results = run_together([lambda: outbox.sweep(now=later(), batch_size=3)] * 2)
 
-    assert errors == []
+    assert [result for result in results if isinstance(result, Exception)] == []
     published = drain_memory_queue()
     assert sorted(p.args[0] for p in published) == list(range(rows))  # each exactly once
     assert sum(r.published for r in results) == rows

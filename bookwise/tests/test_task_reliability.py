@@ -13,15 +13,16 @@ from accounts import tasks as account_tasks
 from accounts.tests.factories import UserFactory
 from bookings import tasks as booking_tasks
 from bookings.models import BookingStatus
-from bookings.services import booking_cancel
 from bookings.tests.factories import BookingFactory, ConfirmedBookingFactory
 from bookwise.celery import app
 from bookwise.models import EmailKind, EmailLog
 from catalog.tests.factories import SlotFactory
+from checkout import tasks as checkout_tasks
+from checkout.services import booking_cancel_and_refund
 from merchants import tasks as merchant_tasks
 from merchants.tests.factories import MerchantFactory
 
-OUR_APPS = ("accounts.", "merchants.", "catalog.", "bookings.", "reviews.", "payments.", "bookwise.tasks.")
+OUR_APPS = ("accounts.", "merchants.", "catalog.", "bookings.", "reviews.", "payments.", "checkout.", "bookwise.tasks.")
 
 
 def our_tasks() -> dict:
@@ -33,10 +34,10 @@ def test_every_task_is_acked_late_and_rejected_when_its_worker_is_lost():
     tasks = our_tasks()
     assert {
         "payments.tasks.process_refund",
-        "payments.tasks.sync_payment_intent",
-        "payments.tasks.reconcile_pending_payments",
+        "checkout.tasks.sync_payment_intent",
+        "checkout.tasks.reconcile_pending_payments",
         "bookings.tasks.send_booking_confirmed",
-        "bookings.tasks.send_booking_cancelled",
+        "checkout.tasks.send_booking_cancelled",
         "bookings.tasks.expire_due_bookings",
         "accounts.tasks.send_password_reset",
         "merchants.tasks.send_merchant_approved",
@@ -68,9 +69,9 @@ def test_booking_emails_run_twice_send_once(mailoutbox):
     booking = ConfirmedBookingFactory(slot=SlotFactory(theme__price=0))
     for _ in range(2):
         booking_tasks.send_booking_confirmed.delay(booking.pk)
-    booking_cancel(booking_id=booking.pk, by=booking.customer)
+    booking_cancel_and_refund(booking_id=booking.pk, by=booking.customer)
     for _ in range(2):
-        booking_tasks.send_booking_cancelled.delay(booking.pk)
+        checkout_tasks.send_booking_cancelled.delay(booking.pk)
 
     assert len(mailoutbox) == 2
     kinds = sorted(EmailLog.objects.filter(key=str(booking.pk)).values_list("kind", flat=True))

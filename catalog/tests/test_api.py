@@ -951,7 +951,7 @@ def test_options_on_theme_list_is_200_for_anonymous(api_client):
     assert api_client.options(THEMES).status_code == 200
 
 
-# --- The two-year horizon (catalog.services.SLOT_MAX_DAYS_AHEAD, the portal's bound too) ------------
+# --- The two-year horizon (catalog.limits.SLOT_MAX_DAYS_AHEAD, the portal's bound too) ------------
 
 
 def test_slot_create_more_than_two_years_ahead_is_400_on_starts_at(merchant, merchant_client):

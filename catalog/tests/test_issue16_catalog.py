@@ -9,8 +9,9 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
+from bookings.catalog_selectors import theme_currency_most_common, theme_list_filtered
 from bookings.tests.factories import ConfirmedBookingFactory
-from catalog.selectors import ThemeFilters, theme_currency_most_common, theme_list_filtered
+from catalog.selectors import ThemeFilters
 from catalog.tests.factories import SlotFactory, ThemeFactory
 from merchants.tests.factories import MerchantFactory
 

@@ -9,16 +9,18 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.tests.factories import AdminFactory, UserFactory
+from bookings import services as booking_services
 from bookings.models import Booking
 from bookings.selectors import holding_q, seats_taken
 from bookings.services import booking_join
-from bookings.tests.test_races import run_together
 from bookwise.errors import DomainError
 from catalog import services
 from catalog.models import Slot, SlotStatus, Theme
 from catalog.tests.factories import SlotFactory, ThemeFactory
-from merchants.services import merchant_approve, merchant_suspend
+from checkout.services import merchant_suspend, slot_cancel_and_refund
+from merchants.services import merchant_approve
 from reviews.tests.factories import ReviewFactory
+from tests.concurrency import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,7 +57,7 @@ def test_lowering_capacity_while_customers_join_never_leaves_more_seats_taken_th
     slot = SlotFactory(capacity=6, theme__price=0)
     customers = [UserFactory() for _ in range(6)]
     workers = [lambda c=c: booking_join(slot_id=slot.pk, customer=c) for c in customers]
-    workers.append(lambda: services.slot_update_capacity(slot=slot, capacity=2))
+    workers.append(lambda: booking_services.slot_update_capacity(slot=slot, capacity=2))
     results = run_together(workers)
     slot.refresh_from_db()
     assert seats_taken(slot_id=slot.pk) <= slot.capacity
@@ -71,7 +73,7 @@ def test_cancelling_a_slot_while_customers_join_leaves_no_active_booking_on_it(m
     slot = SlotFactory(theme__merchant=merchant, capacity=10)
     customers = [UserFactory() for _ in range(5)]
     workers = [lambda c=c: booking_join(slot_id=slot.pk, customer=c) for c in customers]
-    workers.append(lambda: services.slot_cancel(slot=slot, by=merchant.owner))
+    workers.append(lambda: slot_cancel_and_refund(slot=slot, by=merchant.owner))
     results = run_together(workers)
     assert not isinstance(results[-1], Exception), results[-1]
     slot.refresh_from_db()

@@ -4,13 +4,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
+from bookings import services as booking_services
 from bookings.models import BookingStatus
 from bookings.selectors import seats_taken
 from bookings.tests.factories import BookingFactory, ConfirmedBookingFactory
 from bookwise.errors import DomainError, InvalidInput
-from catalog import services
+from catalog import limits, services
 from catalog.models import Slot, SlotStatus, Theme
 from catalog.tests.factories import SlotFactory, ThemeFactory
+from checkout.services import slot_cancel_and_refund
 from merchants.tests.factories import MerchantFactory
 
 pytestmark = pytest.mark.django_db
@@ -348,7 +350,7 @@ def test_slot_update_capacity_refuses_going_below_seats_taken():
     BookingFactory(slot=slot, party_size=2)
     ConfirmedBookingFactory(slot=slot, party_size=1)
     with pytest.raises(DomainError) as exc:
-        services.slot_update_capacity(slot=slot, capacity=2)
+        booking_services.slot_update_capacity(slot=slot, capacity=2)
     assert exc.value.code == "capacity_below_booked"
     slot.refresh_from_db()
     assert slot.capacity == 6
@@ -358,7 +360,7 @@ def test_slot_update_capacity_accepts_exactly_seats_taken():
     slot = SlotFactory(capacity=6)
     BookingFactory(slot=slot, party_size=2)
     ConfirmedBookingFactory(slot=slot, party_size=1)
-    updated = services.slot_update_capacity(slot=slot, capacity=3)
+    updated = booking_services.slot_update_capacity(slot=slot, capacity=3)
     assert updated.capacity == 3
     slot.refresh_from_db()
     assert slot.capacity == 3
@@ -368,13 +370,13 @@ def test_slot_update_capacity_ignores_expired_holds_and_cancelled_bookings():
     slot = SlotFactory(capacity=6)
     BookingFactory(slot=slot, party_size=3, expires_at=timezone.now() - timedelta(minutes=1))
     BookingFactory(slot=slot, party_size=2, status=BookingStatus.CANCELLED)
-    assert services.slot_update_capacity(slot=slot, capacity=0).capacity == 0
+    assert booking_services.slot_update_capacity(slot=slot, capacity=0).capacity == 0
 
 
 def test_slot_update_capacity_refuses_a_cancelled_slot():
     slot = SlotFactory(status=SlotStatus.CANCELLED)
     with pytest.raises(DomainError) as exc:
-        services.slot_update_capacity(slot=slot, capacity=10)
+        booking_services.slot_update_capacity(slot=slot, capacity=10)
     assert exc.value.code == "slot_closed"
 
 
@@ -386,7 +388,7 @@ def test_slot_cancel_cancels_pending_and_confirmed_bookings_and_returns_their_co
     pending = BookingFactory(slot=slot, party_size=2)
     confirmed = ConfirmedBookingFactory(slot=slot, party_size=1)
     already_cancelled = BookingFactory(slot=slot, status=BookingStatus.CANCELLED)
-    slot, cancelled = services.slot_cancel(slot=slot, by=merchant.owner)
+    slot, cancelled = slot_cancel_and_refund(slot=slot, by=merchant.owner)
     assert cancelled == 2
     assert slot.status == SlotStatus.CANCELLED
     for booking in (pending, confirmed, already_cancelled):
@@ -400,8 +402,8 @@ def test_slot_cancel_cancels_pending_and_confirmed_bookings_and_returns_their_co
 def test_slot_cancel_a_second_time_changes_nothing(merchant):
     slot = SlotFactory(theme__merchant=merchant)
     BookingFactory(slot=slot)
-    services.slot_cancel(slot=slot, by=merchant.owner)
-    again, cancelled = services.slot_cancel(slot=slot, by=merchant.owner)
+    slot_cancel_and_refund(slot=slot, by=merchant.owner)
+    again, cancelled = slot_cancel_and_refund(slot=slot, by=merchant.owner)
     assert cancelled == 0
     assert again.status == SlotStatus.CANCELLED
 
@@ -409,7 +411,7 @@ def test_slot_cancel_a_second_time_changes_nothing(merchant):
 def test_slot_cancel_leaves_an_expired_hold_alone(merchant):
     slot = SlotFactory(theme__merchant=merchant)
     stale = BookingFactory(slot=slot, expires_at=timezone.now() - timedelta(minutes=1))
-    _, cancelled = services.slot_cancel(slot=slot, by=merchant.owner)
+    _, cancelled = slot_cancel_and_refund(slot=slot, by=merchant.owner)
     assert cancelled == 0
     stale.refresh_from_db()
     assert stale.status == BookingStatus.PENDING_PAYMENT
@@ -490,7 +492,7 @@ def test_slot_bulk_create_refuses_dates_that_leave_the_datetime_range():
 def test_slot_create_accepts_the_last_day_of_the_horizon_and_refuses_the_day_after():
     theme = ThemeFactory(merchant__timezone="Asia/Tokyo", duration_minutes=60)
     now = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)  # 21:00 in Tokyo, 1 March
-    last_day = date(2027, 3, 1) + timedelta(days=services.SLOT_MAX_DAYS_AHEAD)
+    last_day = date(2027, 3, 1) + timedelta(days=limits.SLOT_MAX_DAYS_AHEAD)
     assert services.latest_slot_day(merchant=theme.merchant, now=now) == last_day
     tokyo = ZoneInfo("Asia/Tokyo")
 
@@ -535,7 +537,7 @@ def test_slot_schedule_refuses_a_span_of_more_than_366_days():
         services.slot_schedule_plan(
             theme=theme,
             start_date=start,
-            end_date=start + timedelta(days=services.SCHEDULE_MAX_DAYS),
+            end_date=start + timedelta(days=limits.SCHEDULE_MAX_DAYS),
             weekdays=[0],
             times=[time(10, 0)],
             now=PLANNING_NOW,

@@ -9,11 +9,11 @@ from django.utils import timezone
 
 from accounts.models import Role
 from accounts.tests.factories import AdminFactory
-from bookings import tasks as booking_tasks
 from bookings.models import Booking, BookingStatus
 from bookings.tests.factories import BookingFactory, ConfirmedBookingFactory
 from bookwise.models import OutboxMessage
 from catalog.tests.factories import SlotFactory, ThemeFactory
+from checkout import tasks as checkout_tasks
 from merchants.models import Merchant, MerchantStatus
 from merchants.tests.factories import MerchantFactory, PendingMerchantFactory
 from payments.models import PaymentStatus, Refund
@@ -159,8 +159,8 @@ def test_suspend_cancelling_the_bookings_refunds_and_tells_everyone(
     assert queued == sorted(
         [
             ("payments.tasks.process_refund", refund.pk),
-            ("bookings.tasks.send_booking_cancelled", shop["paid"].pk),
-            ("bookings.tasks.send_booking_cancelled", shop["hold"].pk),
+            ("checkout.tasks.send_booking_cancelled", shop["paid"].pk),
+            ("checkout.tasks.send_booking_cancelled", shop["hold"].pk),
             ("merchants.tasks.send_merchant_suspended", merchant.pk),
         ]
     )
@@ -168,7 +168,7 @@ def test_suspend_cancelling_the_bookings_refunds_and_tells_everyone(
     assert any("2 booking(s) cancelled, 1 refunded" in m for m in messages)
 
     # The customers' emails say why.
-    booking_tasks.send_booking_cancelled.delay(shop["paid"].pk)
+    checkout_tasks.send_booking_cancelled.delay(shop["paid"].pk)
     (email,) = [m for m in mailoutbox if m.to == [shop["paid"].customer.email]]
     assert "The merchant was suspended" in email.body
 

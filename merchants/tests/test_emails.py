@@ -4,8 +4,9 @@ import pytest
 from django.urls import reverse
 
 from accounts.tests.factories import AdminFactory
+from checkout.services import merchant_suspend
 from merchants import tasks
-from merchants.services import merchant_approve, merchant_suspend
+from merchants.services import merchant_approve
 from merchants.tests.factories import PendingMerchantFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,18 +1,17 @@
-import threading
-
 import pytest
 from django.contrib.auth.models import AnonymousUser
-from django.db import connection
 
 from accounts.models import Role
 from accounts.tests.factories import AdminFactory, UserFactory
 from bookwise.errors import DomainError, Forbidden, InvalidInput
 from catalog.selectors import theme_list_public
 from catalog.tests.factories import ThemeFactory
+from checkout.services import merchant_suspend
 from merchants.models import Merchant, MerchantStatus
 from merchants.selectors import merchant_list_public, merchant_of, merchant_visible_to
-from merchants.services import merchant_apply, merchant_approve, merchant_suspend
+from merchants.services import merchant_apply, merchant_approve
 from merchants.tests.factories import MerchantFactory, PendingMerchantFactory
+from tests.concurrency import run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -67,24 +66,15 @@ def test_apply_refuses_a_blank_name():
 def test_concurrent_applications_create_exactly_one_profile():
     """Both threads pass the exists() check together; the OneToOne unique index lets one in."""
     user = UserFactory()
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
 
-    def apply() -> None:
+    def apply() -> str:
         try:
-            barrier.wait(timeout=10)
             merchant_apply(user=user, **APPLICATION)
-            outcomes.append("created")
         except DomainError as exc:
-            outcomes.append(exc.code)
-        finally:
-            connection.close()
+            return exc.code
+        return "created"
 
-    threads = [threading.Thread(target=apply) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = run_together([apply, apply])
 
     assert sorted(outcomes) == ["already_merchant", "created"]
     assert Merchant.objects.filter(owner=user).count() == 1

@@ -17,18 +17,18 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.factories import AdminFactory, UserFactory
+from bookings import catalog_selectors
 from bookings import selectors as booking_selectors
 from bookings.models import Booking, BookingStatus
-from bookings.services import booking_cancel
 from bookings.tests.factories import BookingFactory, ConfirmedBookingFactory
 from bookwise.errors import DomainError
-from catalog import selectors as catalog_selectors
 from catalog.models import Slot, SlotStatus, Theme
 from catalog.tests.factories import SlotFactory, ThemeFactory
+from checkout.services import booking_cancel_and_refund, merchant_suspend
 from conftest import bearer_client
 from merchants.models import Merchant, MerchantStatus
 from merchants.permissions import user_approved_merchant, user_manages
-from merchants.services import merchant_approve, merchant_suspend
+from merchants.services import merchant_approve
 from merchants.tests.factories import MerchantFactory
 
 pytestmark = pytest.mark.django_db
@@ -251,7 +251,7 @@ def test_a_suspended_owner_never_cancels_with_merchant_rules(shop):
     suspend(shop)
 
     with pytest.raises(DomainError) as exc:
-        booking_cancel(booking_id=paid.pk, by=shop.merchant.owner)
+        booking_cancel_and_refund(booking_id=paid.pk, by=shop.merchant.owner)
 
     assert exc.value.code == "not_cancellable"
     assert Booking.objects.get(pk=paid.pk).status == BookingStatus.CONFIRMED

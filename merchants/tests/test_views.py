@@ -16,11 +16,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.factories import AdminFactory, UserFactory
+from bookings import merchant_selectors
 from bookings.models import Booking, BookingStatus
 from bookings.tests.factories import BookingFactory, ConfirmedBookingFactory
 from catalog.models import Slot, SlotStatus, Theme
 from catalog.tests.factories import SlotFactory, ThemeFactory
-from merchants import selectors
 from merchants.models import Merchant, MerchantStatus
 from merchants.tests.factories import MerchantFactory, PendingMerchantFactory
 
@@ -327,7 +327,7 @@ def test_todays_participants_follow_the_merchants_calendar_day(merchant, theme):
     BookingFactory(slot=cancelled_slot, status=BookingStatus.CANCELLED)
     ConfirmedBookingFactory(slot=SlotFactory(starts_at=datetime(2031, 6, 10, 14, 0, tzinfo=BERLIN)))  # not ours
 
-    found = selectors.merchant_todays_participants(merchant=merchant, now=now)
+    found = merchant_selectors.merchant_todays_participants(merchant=merchant, now=now)
 
     assert [b.pk for b in found] == expected
 

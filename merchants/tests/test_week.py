@@ -13,11 +13,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
+from bookings import merchant_selectors
 from bookings.models import BookingStatus
 from bookings.tests.factories import BookingFactory, ConfirmedBookingFactory
 from catalog.models import SlotStatus
 from catalog.tests.factories import SlotFactory, ThemeFactory
-from merchants import selectors
 from merchants.tests.factories import MerchantFactory
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +67,7 @@ def test_week_lists_own_slots_day_by_day_in_the_merchant_timezone_across_a_dst_c
         starts_at=local(2026, 3, 25, 12, 0),
     )
 
-    found = selectors.merchant_week_slots(merchant=merchant, week_start=DST_WEEK_MONDAY)
+    found = merchant_selectors.merchant_week_slots(merchant=merchant, week_start=DST_WEEK_MONDAY)
     assert [s.pk for s in found] == [monday_early.pk, sunday_after_gap.pk, sunday_late.pk]
 
     # Any day of the week opens that week (here the Wednesday).

@@ -11,8 +11,8 @@ import pytest
 
 from accounts.tests.factories import UserFactory
 from bookings.services import booking_join
-from bookwise.embedded import free_port
 from catalog.tests.factories import SlotFactory
+from devtools.embedded import free_port
 
 
 @pytest.fixture

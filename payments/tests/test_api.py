@@ -1,9 +1,6 @@
 """POST /api/v1/payments/create/ against a real localstripe."""
 
-import threading
-
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
@@ -14,6 +11,7 @@ from catalog.tests.factories import SlotFactory
 from conftest import bearer_client
 from payments.models import Payment, PaymentStatus
 from payments.tests.stripe_helpers import intents_for_booking, retrieve_intent
+from tests.concurrency import run_together
 
 pytestmark = [pytest.mark.django_db, pytest.mark.localstripe]
 
@@ -175,25 +173,13 @@ def test_twenty_concurrent_requests_create_one_intent(localstripe, paid_slot, se
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**rates, "pay": "100/minute"}}
     booking = booking_join(slot_id=paid_slot.pk, customer=UserFactory(), party_size=1)
     callers = 20
-    barrier = threading.Barrier(callers)
-    answers: list[tuple[int, dict]] = []
-    lock = threading.Lock()
 
-    def pay() -> None:
-        client = bearer_client(booking.customer)
-        try:
-            barrier.wait()
-            response = client.post(URL, {"booking": booking.pk})
-            with lock:
-                answers.append((response.status_code, response.json()))
-        finally:
-            connection.close()
+    def pay(client) -> tuple[int, dict]:
+        response = client.post(URL, {"booking": booking.pk})
+        return response.status_code, response.json()
 
-    threads = [threading.Thread(target=pay) for _ in range(callers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    clients = [bearer_client(booking.customer) for _ in range(callers)]
+    answers = run_together([lambda client=client: pay(client) for client in clients])
 
     codes = sorted(code for code, _ in answers)
     assert codes == [200] * (callers - 1) + [201], answers

@@ -5,7 +5,6 @@ does, here with the SDK) -> localstripe sends `payment_intent.*` to
 dj-stripe's endpoint on the live server -> the booking's new status.
 """
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -17,17 +16,9 @@ from conftest import bearer_client
 from payments.models import Payment, PaymentStatus
 from payments.stripe_setup import ensure_webhook_endpoint
 from payments.tests.stripe_helpers import CARD_DECLINED, CARD_OK, pay_intent
+from tests.concurrency import wait_for
 
 pytestmark = [pytest.mark.localstripe, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(check, *, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 @pytest.fixture

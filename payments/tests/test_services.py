@@ -8,8 +8,10 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from bookings.models import BookingStatus
-from bookings.services import booking_cancel, booking_join, bookings_expire_due
-from payments import services, tasks
+from bookings.services import booking_join, bookings_expire_due
+from checkout import tasks as checkout_tasks
+from checkout.services import booking_cancel_and_refund
+from payments import gateway, services, tasks
 from payments.models import Payment, PaymentStatus, Refund, RefundStatus
 from payments.tests.stripe_helpers import (
     RecordingTransport,
@@ -96,7 +98,7 @@ def test_refunded_late_payment_is_not_confirmed_later_when_seats_free_up(
     event = succeeded_event(payment)
     with django_capture_on_commit_callbacks(execute=True):
         post_event(webhook_endpoint, event)
-    booking_cancel(booking_id=other.pk, by=other.customer)  # the seat is free again
+    booking_cancel_and_refund(booking_id=other.pk, by=other.customer)  # the seat is free again
 
     with django_capture_on_commit_callbacks(execute=True):
         assert (
@@ -115,7 +117,7 @@ def test_payment_for_a_booking_cancelled_while_paying_is_refunded(
     payment = services.payment_intent_for_booking(
         booking_id=pending_booking.pk, customer=pending_booking.customer
     ).payment
-    booking_cancel(booking_id=pending_booking.pk, by=pending_booking.customer)
+    booking_cancel_and_refund(booking_id=pending_booking.pk, by=pending_booking.customer)
     assert not Refund.objects.exists()  # nothing was paid yet
     pay_intent(payment.stripe_payment_intent_id)  # the customer still had the client secret
 
@@ -137,7 +139,7 @@ def test_cancelling_a_paid_booking_refunds_it_in_stripe(
     payment = paid_and_confirmed(pending_booking, webhook_endpoint)
 
     with django_capture_on_commit_callbacks(execute=True):
-        booking_cancel(booking_id=pending_booking.pk, by=pending_booking.customer)
+        booking_cancel_and_refund(booking_id=pending_booking.pk, by=pending_booking.customer)
 
     refund = Refund.objects.get(payment=payment)
     payment.refresh_from_db()
@@ -156,10 +158,11 @@ def test_refund_is_retried_with_the_same_idempotency_key_after_network_failures(
     webhook_endpoint, pending_booking, closed_port_url, monkeypatch, eager_retries
 ):
     payment = paid_and_confirmed(pending_booking, webhook_endpoint)
-    booking_cancel(booking_id=pending_booking.pk, by=pending_booking.customer)  # on_commit not run: sent below
+    # on_commit not run: sent below
+    booking_cancel_and_refund(booking_id=pending_booking.pk, by=pending_booking.customer)
     refund = Refund.objects.get(payment=payment)
     transport = RecordingTransport(failures=2, closed_url=closed_port_url)
-    monkeypatch.setattr(services, "_http_client", lambda: transport)
+    monkeypatch.setattr(gateway, "_http_client", lambda: transport)
 
     tasks.process_refund.delay(refund.pk)  # eager: Celery's retries run at once
 
@@ -173,7 +176,7 @@ def test_refund_that_keeps_failing_is_marked_failed_for_the_admin_and_can_be_sen
     webhook_endpoint, pending_booking, closed_port_url, settings, eager_retries, django_capture_on_commit_callbacks
 ):
     payment = paid_and_confirmed(pending_booking, webhook_endpoint)
-    booking_cancel(booking_id=pending_booking.pk, by=pending_booking.customer)
+    booking_cancel_and_refund(booking_id=pending_booking.pk, by=pending_booking.customer)
     refund = Refund.objects.get(payment=payment)
     localstripe_url = settings.STRIPE_API_HOST
     settings.STRIPE_API_HOST = closed_port_url
@@ -249,13 +252,13 @@ def test_reconciliation_confirms_a_paid_booking_whose_webhook_was_lost(webhook_e
     payment = create_and_pay(pending_booking)  # no webhook reaches us
     backdate(payment)
 
-    assert tasks.reconcile_pending_payments.delay().get() == 1
+    assert checkout_tasks.reconcile_pending_payments.delay().get() == 1
 
     pending_booking.refresh_from_db()
     payment.refresh_from_db()
     assert pending_booking.status == BookingStatus.CONFIRMED
     assert payment.status == PaymentStatus.SUCCEEDED
-    assert tasks.reconcile_pending_payments.delay().get() == 0
+    assert checkout_tasks.reconcile_pending_payments.delay().get() == 0
 
 
 def test_reconciliation_refunds_a_lost_late_payment_for_a_cancelled_booking(
@@ -264,12 +267,12 @@ def test_reconciliation_refunds_a_lost_late_payment_for_a_cancelled_booking(
     payment = services.payment_intent_for_booking(
         booking_id=pending_booking.pk, customer=pending_booking.customer
     ).payment
-    booking_cancel(booking_id=pending_booking.pk, by=pending_booking.customer)
+    booking_cancel_and_refund(booking_id=pending_booking.pk, by=pending_booking.customer)
     pay_intent(payment.stripe_payment_intent_id)
     backdate(payment)
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert tasks.reconcile_pending_payments.delay().get() == 1
+        assert checkout_tasks.reconcile_pending_payments.delay().get() == 1
 
     assert Refund.objects.get(payment=payment).status == RefundStatus.SUCCEEDED
     assert len(refunds_for_intent(payment.stripe_payment_intent_id)) == 1
@@ -286,7 +289,7 @@ def test_reconciliation_skips_fresh_and_settled_payments_and_old_expired_booking
     Booking.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(days=2))
     backdate(old_payment)
 
-    assert tasks.reconcile_pending_payments.delay().get() == 0
+    assert checkout_tasks.reconcile_pending_payments.delay().get() == 0
 
 
 def test_reconciliation_that_cannot_reach_stripe_notes_it_on_the_payment(
@@ -298,7 +301,7 @@ def test_reconciliation_that_cannot_reach_stripe_notes_it_on_the_payment(
     backdate(payment)
     settings.STRIPE_API_HOST = closed_port_url
 
-    assert tasks.reconcile_pending_payments.delay().get() == 1
+    assert checkout_tasks.reconcile_pending_payments.delay().get() == 1
 
     payment.refresh_from_db()
     assert payment.last_error.startswith("reconciliation failed")
@@ -313,17 +316,17 @@ def test_reconciliation_that_cannot_reach_stripe_notes_it_on_the_payment(
 def test_transient_stripe_errors_are_told_apart_from_permanent_ones():
     import stripe
 
-    assert services.is_transient(stripe.APIConnectionError("down"))
-    assert services.is_transient(stripe.RateLimitError("slow down", http_status=429))
-    assert services.is_transient(stripe.APIError("oops", http_status=503))
-    assert not services.is_transient(stripe.APIError("conflict", http_status=409))
-    assert not services.is_transient(stripe.InvalidRequestError("bad", param="amount", http_status=400))
-    assert not services.is_transient(stripe.CardError("declined", param=None, code="card_declined"))
-    assert not services.is_transient(stripe.AuthenticationError("bad key", http_status=401))
+    assert gateway.is_transient(stripe.APIConnectionError("down"))
+    assert gateway.is_transient(stripe.RateLimitError("slow down", http_status=429))
+    assert gateway.is_transient(stripe.APIError("oops", http_status=503))
+    assert not gateway.is_transient(stripe.APIError("conflict", http_status=409))
+    assert not gateway.is_transient(stripe.InvalidRequestError("bad", param="amount", http_status=400))
+    assert not gateway.is_transient(stripe.CardError("declined", param=None, code="card_declined"))
+    assert not gateway.is_transient(stripe.AuthenticationError("bad key", http_status=401))
 
 
 def test_retries_back_off_with_jitter_below_the_broker_visibility_timeout():
-    for task in (tasks.process_refund, tasks.sync_payment_intent):
+    for task in (tasks.process_refund, checkout_tasks.sync_payment_intent):
         assert task.acks_late
         assert task.retry_backoff
         assert task.retry_jitter
@@ -335,7 +338,7 @@ def test_periodic_tasks_are_scheduled():
     schedule = {entry["task"]: entry["schedule"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()}
 
     assert schedule["bookings.tasks.expire_due_bookings"] == django_settings.BOOKING_EXPIRE_SWEEP_SECONDS
-    assert schedule["payments.tasks.reconcile_pending_payments"] == django_settings.PAYMENT_RECONCILE_SECONDS
+    assert schedule["checkout.tasks.reconcile_pending_payments"] == django_settings.PAYMENT_RECONCILE_SECONDS
 
 
 def test_one_intent_per_booking_even_if_the_intent_id_was_never_stored(webhook_endpoint, pending_booking):

@@ -135,3 +135,15 @@ def test_endpoint_refuses_a_bad_signature(client):
 
     assert response.status_code == 400
     assert not Event.objects.filter(id="evt_forged").exists()
+
+
+def test_every_event_the_endpoint_subscribes_to_has_a_receiver():
+    """The endpoint (and localstripe, devtools.embedded) subscribe to ENABLED_EVENTS: each must be applied."""
+    from djstripe.models import Event
+    from djstripe.signals import WEBHOOK_SIGNALS
+
+    from payments.events import ENABLED_EVENTS
+
+    assert ENABLED_EVENTS
+    for event in ENABLED_EVENTS:
+        assert WEBHOOK_SIGNALS[event].has_listeners(sender=Event), event

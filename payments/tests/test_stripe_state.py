@@ -14,7 +14,8 @@ from djstripe.models import PaymentIntent as DjstripePaymentIntent
 
 from bookings.models import BookingStatus, BookingStatusChange
 from bookings.services import bookings_expire_due
-from payments import services
+from checkout import services as checkout_services
+from payments import gateway, services
 from payments.models import Payment, PaymentStatus, Refund
 from payments.tests.stripe_helpers import (
     CARD_OK,
@@ -108,7 +109,7 @@ def test_reconciliation_applies_the_same_checks(localstripe, pending_booking):
     pay_intent(payment.stripe_payment_intent_id)
     Payment.objects.filter(pk=payment.pk).update(amount=6000)
 
-    assert services.payment_sync_from_stripe(payment_id=payment.pk) == services.ApplyOutcome.MISMATCH
+    assert checkout_services.payment_reconcile(payment_id=payment.pk) == services.ApplyOutcome.MISMATCH
 
     assert "amount_received 5000, expected 6000" in assert_not_confirmed(pending_booking).last_error
 
@@ -183,7 +184,7 @@ def test_an_intent_stripe_does_not_know_is_noted_and_not_retried(localstripe, pe
     forged = {**intent, "id": "pi_unknown_at_stripe", "status": "succeeded"}
 
     # What the receiver calls (dj-stripe's own sync of such an event is dj-stripe's business).
-    outcome = services.payment_apply_intent_event(intent=forged)
+    outcome = checkout_services.payment_intent_apply_event(intent=forged)
 
     assert outcome == services.ApplyOutcome.UNCHANGED  # refused (404), not transient: no redelivery asked for
     assert "InvalidRequestError" in assert_not_confirmed(pending_booking).last_error
@@ -218,7 +219,7 @@ def test_a_dj_stripe_call_to_a_hung_stripe_gives_up_after_stripe_timeout_seconds
     settings.STRIPE_TIMEOUT_SECONDS = 1
     monkeypatch.setattr(stripe, "default_http_client", stripe.default_http_client)  # restored after the test
     monkeypatch.setattr(stripe, "max_network_retries", stripe.max_network_retries)
-    services.configure_sdk_defaults()
+    gateway.configure_sdk_defaults()
     monkeypatch.setattr(stripe, "api_base", hung_stripe)
 
     started = time.monotonic()

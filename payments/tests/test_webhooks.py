@@ -7,11 +7,9 @@ than Stripe shows changes nothing.
 """
 
 import json
-import threading
 import time
 
 import pytest
-from django.db import connection
 from djstripe.models import Event, WebhookEventTrigger
 
 from bookings.models import BookingStatus, BookingStatusChange
@@ -25,6 +23,7 @@ from payments.tests.stripe_helpers import (
     stripe_as_customer,
     stripe_event,
 )
+from tests.concurrency import run_together
 
 pytestmark = [pytest.mark.django_db, pytest.mark.localstripe]
 
@@ -95,21 +94,8 @@ def test_the_same_event_ten_times_concurrently_confirms_once(localstripe, paid_s
     booking = booking_join(slot_id=paid_slot.pk, customer=UserFactory(), party_size=1)
     event = stripe_event("payment_intent.succeeded", paid_intent(booking))
     callers = 10
-    barrier = threading.Barrier(callers)
-    codes: list[int] = []
 
-    def deliver() -> None:
-        try:
-            barrier.wait()
-            codes.append(post_event(endpoint, event).status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=deliver) for _ in range(callers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    codes = run_together([lambda: post_event(endpoint, event).status_code] * callers)
 
     assert codes == [200] * callers
     booking.refresh_from_db()
@@ -252,12 +238,12 @@ def refund_at_stripe(intent: dict) -> dict:
 
 
 def test_charge_refunded_marks_the_refund_and_the_payment(webhook_endpoint, pending_booking, settings):
-    from bookings.services import booking_cancel
+    from checkout.services import booking_cancel_and_refund
     from payments.models import Refund
 
     intent = paid_intent(pending_booking)
     assert post_event(webhook_endpoint, stripe_event("payment_intent.succeeded", intent)).status_code == 200
-    booking_cancel(booking_id=pending_booking.pk, by=pending_booking.customer)  # refund recorded, not sent
+    booking_cancel_and_refund(booking_id=pending_booking.pk, by=pending_booking.customer)  # refund recorded, not sent
     refund = Refund.objects.get(payment__booking=pending_booking)
     assert refund.status == RefundStatus.PENDING
     charge = refund_at_stripe(intent)

@@ -1,8 +1,7 @@
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from accounts.tests.factories import UserFactory
 from bookings.models import BookingStatus
@@ -13,6 +12,7 @@ from reviews import services
 from reviews.models import Review
 from reviews.services import review_create, review_delete, review_set_hidden, review_update
 from reviews.tests.factories import ReviewFactory, attend
+from tests.concurrency import run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -253,29 +253,6 @@ def test_editing_a_hidden_review_keeps_it_uncounted(theme):
 # --- races: real threads, each on its own connection ----------------------------------------
 
 
-def _run_together(calls):
-    """Run each call in its own thread, released at once by a barrier; return results or exceptions."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def worker(index, call):
-        try:
-            barrier.wait(timeout=10)
-            results[index] = call()
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
-
-
 @pytest.mark.django_db(transaction=True)
 def test_ten_attendees_reviewing_at_once_are_all_counted():
     theme = ThemeFactory()
@@ -285,7 +262,7 @@ def test_ten_attendees_reviewing_at_once_are_all_counted():
     for author in authors:
         attend(author, theme, slot=slot)
 
-    results = _run_together(
+    results = run_together(
         [
             (lambda author=author, rating=rating: review_create(author=author, theme=theme, rating=rating, comment=""))
             for author, rating in zip(authors, ratings, strict=True)
@@ -303,7 +280,7 @@ def test_same_author_submitting_twice_at_once_gets_one_review():
     author = UserFactory()
     attend(author, theme)
 
-    results = _run_together(
+    results = run_together(
         [
             (lambda rating=rating: review_create(author=author, theme=theme, rating=rating, comment=""))
             for rating in (5, 1)

@@ -29,9 +29,9 @@ from bookings.models import Booking
 from bookings.tests.factories import BookingFactory, ConfirmedBookingFactory
 from catalog.models import Slot, Theme
 from catalog.tests.factories import SlotFactory, ThemeFactory
+from checkout.services import merchant_suspend
 from conftest import bearer_client
 from merchants.models import Merchant
-from merchants.services import merchant_suspend
 from merchants.tests.factories import MerchantFactory, PendingMerchantFactory
 from reviews.models import Review
 from reviews.tests.factories import ReviewFactory, attend

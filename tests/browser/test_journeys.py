@@ -22,9 +22,10 @@ from bookings.services import booking_join
 from catalog.models import Slot, Theme
 from catalog.services import slot_create
 from catalog.tests.factories import SlotFactory, ThemeFactory
+from checkout.services import payment_reconcile
 from merchants.tests.factories import MerchantFactory
 from payments.models import Payment, PaymentStatus, RefundStatus
-from payments.services import payment_confirm_card, payment_sync_from_stripe
+from payments.services import payment_confirm_card
 from payments.tests.stripe_helpers import CARD_3DS, CARD_OK, card_token, refunds_for_intent
 from reviews.models import Review
 from reviews.services import review_create
@@ -63,7 +64,7 @@ def pay_by_card(booking: Booking) -> None:
     """
     state = payment_confirm_card(booking_id=booking.pk, customer=booking.customer, token_id=card_token(CARD_OK))
     assert state.status == "succeeded"
-    payment_sync_from_stripe(payment_id=Payment.objects.get(booking=booking).pk)
+    payment_reconcile(payment_id=Payment.objects.get(booking=booking).pk)
     booking.refresh_from_db()
     assert booking.status == BookingStatus.CONFIRMED
 

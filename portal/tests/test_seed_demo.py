@@ -6,9 +6,9 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from bookings.models import Booking, BookingStatus
-from bookwise.demo import ADMIN_EMAIL, CUSTOMER_EMAIL, DEMO_PASSWORD, MERCHANT_EMAIL
 from catalog.models import Slot, Theme
 from merchants.models import Merchant, MerchantStatus
+from portal.demo import ADMIN_EMAIL, CUSTOMER_EMAIL, DEMO_PASSWORD, MERCHANT_EMAIL
 from reviews.models import Review
 
 pytestmark = pytest.mark.django_db

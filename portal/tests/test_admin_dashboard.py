@@ -10,10 +10,10 @@ from django.utils import timezone
 from accounts.tests.factories import AdminFactory, UserFactory
 from bookings.models import Booking
 from bookings.tests.factories import BookingFactory, ConfirmedBookingFactory
-from bookwise.admin_dashboard import dashboard_summary, utc_day
 from merchants.tests.factories import PendingMerchantFactory
 from payments.models import Payment, PaymentStatus
 from payments.tests.factories import PaymentFactory
+from portal.admin_dashboard import dashboard_summary, utc_day
 
 pytestmark = pytest.mark.django_db
 

@@ -29,11 +29,11 @@ from django.utils import timezone
 from accounts.models import Role, User
 from bookings.models import BookingStatus
 from bookings.services import booking_confirm_payment, booking_join, booking_mark_attendance
-from bookwise.demo import ADMIN_EMAIL, CUSTOMER_EMAIL, DEMO_LOGINS, DEMO_PASSWORD, MERCHANT_EMAIL
 from catalog.models import Theme
 from catalog.services import slot_bulk_create, slot_create, theme_create
 from merchants.models import Merchant
 from merchants.services import merchant_apply, merchant_approve
+from portal.demo import ADMIN_EMAIL, CUSTOMER_EMAIL, DEMO_LOGINS, DEMO_PASSWORD, MERCHANT_EMAIL
 from reviews.services import review_create
 
 SLOT_DAYS = 30

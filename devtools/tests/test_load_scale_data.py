@@ -1,5 +1,7 @@
 """A small run of `load_scale_data`: the generated rows obey every domain rule, and every index and
-constraint of the models is back in place afterwards (the command drops them for the COPY)."""
+constraint of the models is back in place afterwards (the command drops them for the COPY).
+
+The tests run with DEBUG off, where the `devtools` app is not installed: they call the command object."""
 
 from __future__ import annotations
 
@@ -14,8 +16,11 @@ from django.db import connection, models
 
 from accounts.models import Role, User
 from bookings.models import Booking
-from bookwise.management.commands.load_scale_data import DOMAIN, LOADED_MODELS, catalog_snapshot
 from catalog.models import Slot, Theme
+from devtools.management.commands.load_scale_data import Command as LoadScaleData
+from devtools.scale.ddl import catalog_snapshot
+from devtools.scale.generator import DOMAIN
+from devtools.scale.loader import LOADED_MODELS
 from merchants.models import Merchant, MerchantStatus
 from reviews.models import Review
 
@@ -28,7 +33,7 @@ HOLDING = "b.status IN ('confirmed', 'attended', 'no_show') OR (b.status = 'pend
 
 def load(**options) -> str:
     out = io.StringIO()
-    call_command("load_scale_data", not_production=True, stdout=out, **{**SIZES, **options})
+    call_command(LoadScaleData(), not_production=True, stdout=out, **{**SIZES, **options})
     return out.getvalue()
 
 
@@ -239,4 +244,4 @@ def test_refuses_a_database_with_users_it_did_not_generate_unless_forced():
 
 def test_refuses_to_run_with_debug_off_unless_told_it_is_not_production():
     with pytest.raises(CommandError, match="public password"):
-        call_command("load_scale_data", stdout=io.StringIO(), **SIZES)
+        call_command(LoadScaleData(), stdout=io.StringIO(), **SIZES)

@@ -23,7 +23,7 @@ class BookwiseAdminSite(AdminSite):
     dashboard_permissions = ("bookings.view_booking", "payments.view_payment", "merchants.view_merchant")
 
     def index(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        from bookwise.admin_dashboard import dashboard_summary
+        from portal.admin_dashboard import dashboard_summary
 
         context = dict(extra_context or {})
         if request.user.has_perms(self.dashboard_permissions):
@@ -39,4 +39,4 @@ class BookwiseAdminSite(AdminSite):
 
 
 class BookwiseAdminConfig(AdminConfig):
-    default_site = "bookwise.admin_site.BookwiseAdminSite"
+    default_site = "portal.admin_site.BookwiseAdminSite"

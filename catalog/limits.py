@@ -1,0 +1,33 @@
+"""The bounds of what a theme or slot may hold: one place, read by the services, the API and the portal forms.
+
+The services enforce the rules that need more than a number (a price in the
+currency's minor unit, a horizon in the merchant's calendar); serializers and
+forms bound their inputs with the same constants, so a value one adapter
+accepts is never refused by another.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+# A theme's price per person, in minor units (bookwise.money): 1,000,000.00 USD, or ¥100,000,000.
+MAX_PRICE = 100_000_000
+# The same bound in major units of a currency without decimals (JPY): a bound for inputs typed in
+# major units, before the currency is known; less than that in any other currency.
+MAX_PRICE_MAJOR = Decimal(MAX_PRICE)
+
+# Seats of one slot.
+MAX_CAPACITY = 10_000
+# A theme's smallest and largest party, and a booking's party size, are at most this.
+MAX_PARTY = 1000
+MAX_DURATION_MINUTES = 24 * 60
+MAX_CANCELLATION_CUTOFF_HOURS = 24 * 30
+THEME_DESCRIPTION_MAX_LENGTH = 10_000
+
+# How far ahead a slot may start: up to this many days after today, in the merchant's calendar.
+# The API, the portal's date fields and weekly schedules all apply this one bound.
+SLOT_MAX_DAYS_AHEAD = 2 * 366
+# A weekly schedule covers at most this many days, its first and last included.
+SCHEDULE_MAX_DAYS = 366
+# Start times per day of a weekly schedule.
+SCHEDULE_MAX_TIMES_PER_DAY = 48
