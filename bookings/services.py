@@ -119,6 +119,10 @@ def booking_join(*, slot_id: int, customer: User, party_size: int = 1, now: date
         except Slot.DoesNotExist:
             raise DomainError("not_found", "No such slot.", http_status=404) from None
         theme = slot.theme
+        # Read the merchant again now that the slot is locked: the row joined above is as of the
+        # statement's start, and a suspension that held this slot's lock may have committed since
+        # (checkout.services.merchant_suspend locks the merchant's slots before listing bookings).
+        theme.merchant.refresh_from_db(fields=["status"])
 
         closed = _slot_closed_reason(slot, now)
         if closed:

@@ -271,6 +271,24 @@ def slot_bulk_create(
     return len(plan.to_create), plan.skipped
 
 
+def slots_lock_upcoming(*, merchant_id: int, now: datetime) -> list[int]:
+    """Lock every slot of the merchant still to come, in pk order; returns their ids.
+
+    For a flow that changes the merchant under its row lock (suspension): a
+    join holds its slot's lock while it checks the merchant, so once these
+    locks are held no join on the merchant is in flight, and every later join
+    waits here and then sees the change. Caller holds the transaction and the
+    merchant row lock (lock order: merchant, slots, bookings).
+    """
+    require_atomic()
+    return list(
+        Slot.objects.select_for_update(of=("self",))
+        .filter(theme__merchant_id=merchant_id, starts_at__gt=now)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def slot_mark_cancelled(*, slot_id: int) -> tuple[Slot, bool]:
     """Mark a slot cancelled under its row lock: the slot's half of checkout.services.slot_cancel_and_refund.
 

@@ -42,7 +42,7 @@ from bookings.models import (
 from bookings.services import ConfirmOutcome, booking_cancel, booking_confirm_payment, booking_lock_with_slot
 from bookwise import outbox
 from catalog.models import Slot
-from catalog.services import slot_mark_cancelled
+from catalog.services import slot_mark_cancelled, slots_lock_upcoming
 from checkout.selectors import slot_bookings_to_cancel, suspension_affected_bookings
 from merchants.models import Merchant
 from merchants.services import merchant_mark_suspended, merchant_suspension_announce
@@ -150,6 +150,9 @@ def merchant_suspend(
         )
         if not changed:
             return SuspendResult(merchant=locked)
+        # Wait out the joins in flight on its slots (they read the merchant as approved), and make
+        # later ones wait for this commit: the list below then misses no booking.
+        slots_lock_upcoming(merchant_id=locked.pk, now=now)
         cancelled, refunded = 0, 0
         if not keep_bookings:
             ids = (
