@@ -55,6 +55,12 @@ class UserManager(BaseUserManager["User"]):
         return self.alias(email_lower=Lower("email")).get(email_lower=email_normalize(email))
 
 
+# The JWT claim holding `User.credentials_version` at login: copied into every token of the
+# session and checked on each request (accounts.authentication), so a password change or a
+# deactivation ends the session's access tokens at once, not only its refresh tokens.
+CREDENTIALS_VERSION_CLAIM = "cv"
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """A person who logs in with an email address."""
 

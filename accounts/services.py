@@ -52,7 +52,7 @@ from rest_framework_simplejwt.tokens import RefreshToken, Token
 from rest_framework_simplejwt.utils import datetime_from_epoch, datetime_to_epoch
 
 # email_normalize lives with the model (the login looks users up with it); callers use it from here.
-from accounts.models import RefreshTokenRecord, Role, User, email_normalize
+from accounts.models import CREDENTIALS_VERSION_CLAIM, RefreshTokenRecord, Role, User, email_normalize
 from bookwise.errors import DomainError, Forbidden, InvalidInput
 
 FAMILY_CLAIM = "family"
@@ -258,6 +258,7 @@ def _refresh_issue(
     refresh = RefreshToken()
     refresh[jwt_settings.USER_ID_CLAIM] = str(getattr(user, jwt_settings.USER_ID_FIELD))
     refresh[FAMILY_CLAIM] = str(family)
+    refresh[CREDENTIALS_VERSION_CLAIM] = credentials_version  # simplejwt copies it into the access token
     # No token outlives its family.
     family_ends_at = _family_ends_at(started_at)
     if datetime_from_epoch(refresh["exp"]) > family_ends_at:

@@ -203,6 +203,66 @@ def test_other_changes_to_the_user_keep_api_sessions():
     assert _refresh(session).status_code == 200
 
 
+# --- Access tokens die with their session's credentials (accounts.authentication) ------------------
+
+ME_URL = "/api/v1/users/me/"
+
+
+def _api_login_pair(email: str, password: str = DEFAULT_PASSWORD) -> dict:
+    response = APIClient().post(TOKEN_URL, {"email": email, "password": password}, format="json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def _me(access: str):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client.get(ME_URL)
+
+
+def test_an_access_token_stops_working_at_once_when_the_password_changes():
+    user = UserFactory()
+    access = _api_login_pair(user.email)["access"]
+    assert _me(access).status_code == 200
+
+    user.set_password(NEW_PASSWORD)
+    user.save()
+
+    response = _me(access)
+    assert response.status_code == 401
+    assert response.json()["code"] == "session_revoked"
+    assert _me(_api_login_pair(user.email, NEW_PASSWORD)["access"]).status_code == 200
+
+
+def test_an_access_token_stops_working_at_once_when_the_user_is_deactivated_and_reactivated():
+    user = UserFactory()
+    access = _api_login_pair(user.email)["access"]
+
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    User.objects.filter(pk=user.pk).update(is_active=True)
+
+    assert _me(access).status_code == 401
+
+
+def test_a_refreshed_access_token_carries_the_same_credentials_version():
+    user = UserFactory()
+    refreshed = _refresh(_api_login_pair(user.email)["refresh"]).json()["access"]
+    assert _me(refreshed).status_code == 200
+
+    user.set_password(NEW_PASSWORD)
+    user.save()
+
+    assert _me(refreshed).status_code == 401
+
+
+def test_an_access_token_without_the_claim_is_still_accepted_until_it_expires():
+    """Tokens issued before the claim existed: refused only by their short lifetime."""
+    user = UserFactory()
+    old_style = RefreshToken.for_user(user).access_token
+    assert "cv" not in old_style.payload
+    assert _me(str(old_style)).status_code == 200
+
+
 def test_the_database_owns_the_credentials_version():
     user = UserFactory()
     start = User.objects.get(pk=user.pk).credentials_version

@@ -1,0 +1,39 @@
+"""API authentication: simplejwt's, plus "an access token dies with its session's credentials".
+
+Every token of a session carries the user's credentials version at login
+(the `cv` claim, accounts.services). A password change, reset or
+deactivation bumps the version (a database trigger), which already stops the
+session's refresh tokens; this makes its access tokens stop at once too,
+instead of living out their remaining minutes. The user row is loaded by
+simplejwt anyway, so the check costs no query.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.tokens import Token
+
+from accounts.models import CREDENTIALS_VERSION_CLAIM
+
+
+class SessionJWTAuthentication(JWTAuthentication):
+    def get_user(self, validated_token: Token) -> Any:
+        user = super().get_user(validated_token)
+        version = validated_token.get(CREDENTIALS_VERSION_CLAIM)
+        # Tokens issued before the claim existed carry none: they expire within ACCESS_TOKEN_LIFETIME.
+        if version is not None and version != user.credentials_version:
+            raise AuthenticationFailed(
+                "The password or the account changed since this session began: log in again.",
+                code="session_revoked",
+            )
+        return user
+
+
+class SessionJWTScheme(SimpleJWTScheme):
+    """The API schema's bearer scheme for it (drf-spectacular matches the exact class)."""
+
+    target_class = "accounts.authentication.SessionJWTAuthentication"
