@@ -8,6 +8,9 @@ development and tests.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
 from urllib.parse import urlsplit
 
 from csp.middleware import CSPMiddleware as BaseCSPMiddleware
@@ -16,6 +19,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 
 STRIPE_JS_ORIGIN = "https://js.stripe.com"
+# Stripe's hosted Connect onboarding: where an Account Link's `url` points.
+STRIPE_CONNECT_ORIGIN = "https://connect.stripe.com"
 
 
 def stripe_sources(js_url: str) -> dict[str, list[str]]:
@@ -52,3 +57,29 @@ class CSPMiddleware(BaseCSPMiddleware):
             update[directive] = [*sources, *([extra] if isinstance(extra, str) else extra)]
         parts.update = update
         return parts
+
+
+def stripe_connect_origin() -> str:
+    """The origin of Stripe's hosted onboarding: connect.stripe.com, or the stand-in's when STRIPE_API_HOST is set."""
+    host = getattr(settings, "STRIPE_API_HOST", "")
+    if not host:
+        return STRIPE_CONNECT_ORIGIN
+    parts = urlsplit(host)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def allow_stripe_onboarding_form(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """For a page with a form whose answer redirects to a Stripe Account Link (the payouts page).
+
+    Browsers check `form-action` against every redirect of a form submission,
+    so with `form-action 'self'` alone the redirect to Stripe's onboarding is
+    blocked. This page's policy (only this page's) also allows that origin.
+    """
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = view(request, *args, **kwargs)
+        response._csp_update = {"form-action": [stripe_connect_origin()]}  # type: ignore[attr-defined]
+        return response
+
+    return wrapped

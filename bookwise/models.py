@@ -21,6 +21,9 @@ class EmailKind(models.TextChoices):
     MERCHANT_SCHEDULE = "merchant_schedule", "Merchant: tomorrow's schedule"
     MERCHANT_SUSPENDED = "merchant_suspended", "Merchant suspended"
     PASSWORD_RESET = "password_reset", "Password reset"
+    PAYOUTS_ENABLED = "payouts_enabled", "Merchant: payouts enabled"
+    PAYOUTS_RESTRICTED = "payouts_restricted", "Merchant: payouts account restricted"
+    PAYOUTS_TRANSFERS = "payouts_transfers", "Merchant: daily transfers summary"
 
 
 class EmailLog(models.Model):

@@ -388,6 +388,10 @@ STRIPE_JS_URL = env.str(
     "STRIPE_JS_URL",
     default=f"{_stripe_api_host}/js.stripe.com/v3/" if _stripe_api_host else "https://js.stripe.com/v3/",
 )
+# The signing secret of the endpoint for events on the merchants' connected accounts
+# (Stripe Connect: `account.updated`). Optional: without it a merchant's account status is
+# read from Stripe when the merchant returns from onboarding (README, "Getting paid").
+STRIPE_CONNECT_WEBHOOK_SECRET = env.str("STRIPE_CONNECT_WEBHOOK_SECRET", default="")
 STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
 # Every Stripe call (ours in payments.services, and dj-stripe's through the SDK's
 # module-level client): the HTTP timeout, which also bounds how long the
@@ -397,6 +401,14 @@ STRIPE_TIMEOUT_SECONDS = env.int("STRIPE_TIMEOUT_SECONDS", default=10)
 # long after a booking expired or was cancelled its intent is still re-read.
 PAYMENT_RECONCILE_SECONDS = env.int("PAYMENT_RECONCILE_SECONDS", default=300)
 PAYMENT_RECONCILE_WINDOW_HOURS = env.int("PAYMENT_RECONCILE_WINDOW_HOURS", default=24)
+# Payouts (Stripe Connect Express, payments/payouts): the platform's fee in basis points
+# (1000 = 10 %; admins override it per merchant), how long after a slot ends its bookings'
+# money is transferred, and how often the transfer sweep runs.
+PLATFORM_FEE_BPS = env.int("PLATFORM_FEE_BPS", default=1000)
+if not 0 <= PLATFORM_FEE_BPS <= 10000:
+    raise ImproperlyConfigured("PLATFORM_FEE_BPS must be between 0 and 10000 (basis points).")
+PAYOUT_DELAY_HOURS = env.int("PAYOUT_DELAY_HOURS", default=24)
+PAYOUT_SWEEP_SECONDS = env.int("PAYOUT_SWEEP_SECONDS", default=900)
 
 # Periodic tasks. django-celery-beat's DatabaseScheduler copies these into its
 # tables at start (admins can then pause or re-time them). `expires` drops runs
@@ -426,6 +438,18 @@ CELERY_BEAT_SCHEDULE = {
     "merchant-daily-schedules": {
         "task": "bookings.tasks.send_merchant_daily_schedules",
         "schedule": crontab(minute=5),
+        "options": {"expires": 3000},
+    },
+    # Transfers of bookings whose experience is over (payments.transfers): safe to run twice and concurrently.
+    "transfer-due-bookings": {
+        "task": "payments.tasks.transfer_due_bookings",
+        "schedule": float(PAYOUT_SWEEP_SECONDS),
+        "options": {"expires": PAYOUT_SWEEP_SECONDS},
+    },
+    # The merchant's transfers of its past local day (payments.notifications): once per merchant and day.
+    "payout-transfer-digests": {
+        "task": "payments.tasks.send_transfer_digests",
+        "schedule": crontab(minute=20),
         "options": {"expires": 3000},
     },
 }

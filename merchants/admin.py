@@ -58,10 +58,10 @@ def _ids(raw: str) -> list[int]:
 
 @admin.register(Merchant)
 class MerchantAdmin(admin.ModelAdmin):
-    list_display = ("name", "owner", "city", "timezone", "status", "created_at")
-    list_filter = ("status", "city", "booking_emails", "daily_schedule_email")
+    list_display = ("name", "owner", "city", "timezone", "status", "fee", "payouts", "created_at")
+    list_filter = ("status", "city", "booking_emails", "daily_schedule_email", "connected_account__status")
     search_fields = ("name", "owner__email", "city")
-    list_select_related = ("owner",)
+    list_select_related = ("owner", "connected_account")
     # The users table is huge: pick the owner by id, never from a dropdown.
     raw_id_fields = ("owner",)
     # Status moves only through the approve/suspend services (they also move the owner's role).
@@ -76,6 +76,18 @@ class MerchantAdmin(admin.ModelAdmin):
     )
     ordering = ("-created_at", "-id")
     actions = ("approve_selected", "suspend_selected")
+
+    # --- Payouts: the platform fee (editable: `fee_bps`) and the Stripe account's status ------------
+
+    @admin.display(description="Fee")
+    def fee(self, merchant: Merchant) -> str:
+        shown = f"{merchant.effective_fee_bps / 100:g} %"
+        return shown if merchant.fee_bps is not None else f"{shown} (default)"
+
+    @admin.display(description="Payouts")
+    def payouts(self, merchant: Merchant) -> str:
+        account = getattr(merchant, "connected_account", None)  # none yet: RelatedObjectDoesNotExist
+        return account.get_status_display() if account is not None else "Not set up"
 
     # --- URLs: the approve and suspend pages ----------------------------------------------------
 

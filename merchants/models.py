@@ -62,8 +62,20 @@ class Merchant(TimeStampedModel):
         help_text="One email per new or cancelled booking, one digest per hour, or none.",
     )
     daily_schedule_email = models.BooleanField(default=True, help_text="A daily email with tomorrow's schedule.")
+    # Payouts (Stripe Connect): the platform's share of each paid booking, in basis points
+    # (1000 = 10 %). Empty: the PLATFORM_FEE_BPS setting. Set by platform admins only.
+    fee_bps = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Platform fee in basis points (1000 = 10 %). Empty: the platform default (PLATFORM_FEE_BPS).",
+    )
 
     class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(fee_bps__isnull=True) | models.Q(fee_bps__lte=10000), name="merchant_fee_bps_range"
+            ),
+        ]
         indexes = [
             models.Index(fields=["status", "city"], name="merchant_status_city_idx"),
             # The catalog's city filter is `city__iexact` (UPPER(city) = UPPER(%s)). The index also gives
@@ -74,6 +86,11 @@ class Merchant(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def effective_fee_bps(self) -> int:
+        """The fee this merchant pays now: its own override, else the platform default."""
+        return self.fee_bps if self.fee_bps is not None else settings.PLATFORM_FEE_BPS
 
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:

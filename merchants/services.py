@@ -222,3 +222,24 @@ def merchant_update_settings(*, merchant: Merchant, **changes: Unpack[MerchantSe
             raise InvalidInput("invalid", messages[0], field=field) from exc
         locked.save(update_fields=[*changes, "updated_at"])
     return locked
+
+
+FEE_BPS_MAX = 10000
+
+
+def merchant_set_fee_bps(*, merchant: Merchant, fee_bps: int | None, by: User) -> Merchant:
+    """A platform admin sets the merchant's platform fee in basis points (None: back to PLATFORM_FEE_BPS).
+
+    Only bookings confirmed afterwards pay the new fee: each booking's fee is
+    written to the ledger when it is confirmed. Takes the merchant row lock.
+    """
+    _require_admin(by)
+    if fee_bps is not None and not 0 <= fee_bps <= FEE_BPS_MAX:
+        raise InvalidInput("invalid_fee_bps", f"Use 0 to {FEE_BPS_MAX} basis points (1000 = 10 %).", field="fee_bps")
+    with transaction.atomic():
+        locked = Merchant.objects.select_for_update(of=("self",)).get(pk=merchant.pk)
+        if locked.fee_bps != fee_bps:
+            locked.fee_bps = fee_bps
+            locked.save(update_fields=["fee_bps", "updated_at"])
+    logger.info("merchant %s: platform fee set to %s bps by %s", merchant.pk, fee_bps, by.pk)
+    return locked

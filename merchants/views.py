@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 from datetime import date, timedelta
 
+from django import forms
+from django.conf import settings as django_settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -35,6 +37,7 @@ from bookings.merchant_selectors import (
 from bookings.models import SETTLED_HOLDING_STATUSES, BookingStatus
 from bookings.selectors import slot_participants
 from bookings.services import booking_mark_attendance, slot_update_capacity
+from bookwise.csp import allow_stripe_onboarding_form
 from bookwise.errors import DomainError
 from bookwise.web import form_add_domain_error
 from catalog import services as catalog_services
@@ -55,6 +58,8 @@ from merchants.models import MerchantStatus
 from merchants.permissions import user_approved_merchant, user_kept_bookings_merchant
 from merchants.selectors import merchant_of
 from merchants.services import merchant_apply, merchant_update_settings
+from payments import connect, payout_selectors
+from payments.models import ConnectedAccount, ConnectedAccountStatus
 
 PAGE_SIZE = 50
 DASHBOARD_DAYS = 14
@@ -470,3 +475,162 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Settings saved.")
             return redirect("merchant:settings")
     return _render(request, "settings.html", {"form": form}, status=_form_status(form))
+
+
+# --- Payouts: the Stripe account, balances, the statement and net earnings per week ---------
+
+
+class StatementPeriodForm(forms.Form):
+    """The statement's days (merchant's timezone); both optional: this month up to today by default."""
+
+    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, data, *, merchant) -> None:
+        super().__init__(data)
+        self.merchant = merchant
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not self.errors:
+            try:
+                cleaned["date_from"], cleaned["date_to"] = payout_selectors.statement_period(
+                    merchant=self.merchant, date_from=cleaned.get("date_from"), date_to=cleaned.get("date_to")
+                )
+            except DomainError as exc:
+                raise forms.ValidationError(exc.message) from exc
+        return cleaned
+
+
+def _statement_form(request: HttpRequest) -> StatementPeriodForm:
+    data = {"date_from": request.GET.get("from", ""), "date_to": request.GET.get("to", "")}
+    return StatementPeriodForm(data, merchant=request.merchant)
+
+
+CHART_WIDTH, CHART_HEIGHT, CHART_TOP, CHART_AXIS = 640, 220, 12, 28
+
+
+def _week_chart(series: payout_selectors.WeeklySeries) -> dict:
+    """Bars of one currency's weekly net, as SVG coordinates (viewBox units): drawn by the template, no script."""
+    nets = [week.net for week in series.weeks]
+    top, bottom = max(0, *nets), min(0, *nets)
+    span = (top - bottom) or 1
+    plot = CHART_HEIGHT - CHART_TOP - CHART_AXIS
+    zero_y = CHART_TOP + plot * top / span
+    slot = CHART_WIDTH / len(nets)
+    bars = []
+    for index, week in enumerate(series.weeks):
+        height = plot * abs(week.net) / span
+        bars.append(
+            {
+                "x": round(index * slot + slot * 0.15, 1),
+                "y": round(zero_y - height if week.net >= 0 else zero_y, 1),
+                "width": round(slot * 0.7, 1),
+                "height": round(max(height, 0.0), 1),
+                "label_x": round(index * slot + slot / 2, 1),
+                "week_start": week.week_start,
+                "net": week.net,
+                "negative": week.net < 0,
+            }
+        )
+    return {
+        "currency": series.currency,
+        "bars": bars,
+        "zero_y": round(zero_y, 1),
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "label_y": CHART_HEIGHT - 8,
+        "top": top,
+        "bottom": bottom,
+    }
+
+
+@approved_merchant_required
+@require_safe
+@allow_stripe_onboarding_form
+def payouts(request: HttpRequest) -> HttpResponse:
+    """The Stripe account in words, balances per currency, the statement of a period and the weekly chart."""
+    merchant = request.merchant
+    account = ConnectedAccount.objects.filter(merchant=merchant).first()
+    status = connect.payouts_status(account)
+    form = _statement_form(request)
+    lines: list = []
+    period = None
+    if form.is_valid():
+        period = (form.cleaned_data["date_from"], form.cleaned_data["date_to"])
+        lines = payout_selectors.statement_lines(merchant=merchant, date_from=period[0], date_to=period[1])
+    context = {
+        "account": account,
+        "payouts_status": status,
+        "status_words": connect.STATUS_WORDS[status],
+        "requirements": connect.requirement_words(account.requirements_due) if account else [],
+        "fee_percent": merchant.effective_fee_bps / 100,
+        "payout_delay_hours": django_settings.PAYOUT_DELAY_HOURS,
+        "balances": payout_selectors.payout_balances(merchant=merchant),
+        "form": form,
+        "period": period,
+        "lines": lines,
+        "charts": [_week_chart(series) for series in payout_selectors.weekly_net(merchant=merchant)],
+    }
+    return _render(request, "payouts.html", context, status=200 if form.is_valid() else 400)
+
+
+def _to_stripe(request: HttpRequest) -> HttpResponse:
+    """Redirect the browser to a new Stripe Account Link, or back to the payouts page with why not."""
+    try:
+        url = connect.payouts_onboarding_link(merchant=request.merchant)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("merchant:payouts")
+    return redirect(url)
+
+
+@approved_merchant_required
+@require_POST
+def payouts_onboarding(request: HttpRequest) -> HttpResponse:
+    """The "Set up payouts" button: create the Stripe account once, then go to Stripe's onboarding."""
+    return _to_stripe(request)
+
+
+@approved_merchant_required
+@require_safe
+def payouts_refresh(request: HttpRequest) -> HttpResponse:
+    """Stripe sends the merchant here when a link expired or was used: start a fresh one."""
+    return _to_stripe(request)
+
+
+@approved_merchant_required
+@require_safe
+def payouts_return(request: HttpRequest) -> HttpResponse:
+    """Stripe sends the merchant here after onboarding: re-read the account so the result shows at once."""
+    try:
+        account = connect.connected_account_refresh(merchant=request.merchant)
+    except DomainError as exc:
+        messages.warning(request, exc.message)
+        return redirect("merchant:payouts")
+    status = connect.payouts_status(account)
+    if status == ConnectedAccountStatus.ENABLED:
+        messages.success(request, "Your Stripe account is ready: payouts are on.")
+    elif status == ConnectedAccountStatus.RESTRICTED:
+        messages.warning(request, "Stripe needs more information before it can send your payouts.")
+    else:
+        messages.info(request, connect.STATUS_WORDS[status])
+    return redirect("merchant:payouts")
+
+
+@approved_merchant_required
+@require_safe
+def payouts_statement_csv(request: HttpRequest) -> HttpResponse:
+    """The statement of `?from=&to=` as CSV: the same columns and values as the API's `?format=csv`."""
+    merchant = request.merchant
+    form = _statement_form(request)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.non_field_errors()) or "Choose dates like 2026-03-02.")
+        return redirect("merchant:payouts")
+    date_from, date_to = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
+    lines = payout_selectors.statement_lines(merchant=merchant, date_from=date_from, date_to=date_to)
+    body = payout_selectors.statement_csv([payout_selectors.statement_row(line, merchant=merchant) for line in lines])
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    filename = f"statement-{merchant.pk}-{date_from.isoformat()}-{date_to.isoformat()}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

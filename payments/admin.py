@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from bookwise.admin_tools import (
     EstimatedCountPaginator,
@@ -11,8 +13,9 @@ from bookwise.admin_tools import (
     search_by_id_or_email,
 )
 from bookwise.money import format_money
-from payments import services
-from payments.models import Payment, Refund
+from payments import payout_selectors, services, transfers
+from payments.connect import requirement_words
+from payments.models import ConnectedAccount, Dispute, LedgerEntry, Payment, Refund, Transfer, TransferStatus
 
 REFUND_FIELDS = (
     "payment",
@@ -132,3 +135,162 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if not term:
             return queryset, False
         return queryset.filter(Q(stripe_refund_id=term) | Q(payment__stripe_payment_intent_id=term)), False
+
+
+# --- Payouts: connected accounts, the ledger, transfers, disputes, platform revenue -------------
+
+
+@admin.register(ConnectedAccount)
+class ConnectedAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Merchants' Stripe accounts: kept current by `account.updated`, never edited here."""
+
+    list_display = ("merchant", "stripe_account_id", "status", "payouts_enabled", "charges_enabled", "requirements")
+    list_filter = ("status", "payouts_enabled")
+    search_fields = ("stripe_account_id", "merchant__name", "merchant__owner__email")
+    search_help_text = "An account id (acct_...), a merchant's name or its owner's email."
+    list_select_related = ("merchant",)
+    fields = (
+        "merchant",
+        "stripe_account_id",
+        "status",
+        "charges_enabled",
+        "payouts_enabled",
+        "details_submitted",
+        "requirements_due",
+        "requirements",
+        "disabled_reason",
+        "payouts_enabled_at",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="Stripe needs")
+    def requirements(self, account: ConnectedAccount) -> str:
+        return "; ".join(requirement_words(account.requirements_due)) or "-"
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The append-only ledger (a trigger refuses UPDATE and DELETE): look only. Platform revenue per month too."""
+
+    list_display = ("created_at", "merchant", "booking", "kind", "entry_amount", "key", "stripe_id")
+    list_filter = ("kind", "currency")
+    search_fields = ("key", "stripe_id")
+    search_help_text = "A key (charge:payment:12, transfer:5) or a Stripe id."
+    list_select_related = ("merchant",)
+    raw_id_fields = ("merchant", "booking")
+    fields = ("merchant", "booking", "kind", "amount", "currency", "key", "stripe_id", "created_at")
+    readonly_fields = fields
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    change_list_template = "admin/payments/ledgerentry/change_list.html"
+
+    @admin.display(description="Amount", ordering="amount")
+    def entry_amount(self, entry: LedgerEntry) -> str:
+        return format_money(entry.amount, entry.currency)
+
+    def get_urls(self):
+        return [
+            path("revenue/", self.admin_site.admin_view(self.revenue_view), name="payments_ledgerentry_revenue"),
+            *super().get_urls(),
+        ]
+
+    def revenue_view(self, request: HttpRequest) -> HttpResponse:
+        """Platform revenue: the fees kept (net of the shares refunds gave back), per month and currency."""
+        months = payout_selectors.platform_fees_by_month(months=24)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Platform revenue (fees) per month",
+            "months": months,
+            "opts": self.model._meta,
+            "ledger_url": reverse("admin:payments_ledgerentry_changelist"),
+        }
+        return TemplateResponse(request, "admin/payments/revenue.html", context)
+
+
+@admin.register(Transfer)
+class TransferAdmin(ServiceOwnedAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "id",
+        "booking",
+        "merchant",
+        "transfer_amount",
+        "status",
+        "stripe_transfer_id",
+        "stripe_reversal_id",
+        "attempts",
+        "transferred_at",
+    )
+    list_filter = ("status",)
+    search_fields = ("stripe_transfer_id", "stripe_reversal_id", "booking__id", "merchant__name")
+    search_help_text = "A transfer id (tr_...), a reversal id (trr_...), a booking id or a merchant's name."
+    list_select_related = ("merchant",)
+    fields = (
+        "booking",
+        "merchant",
+        "account",
+        "transfer_amount",
+        "status",
+        "stripe_transfer_id",
+        "idempotency_key",
+        "attempts",
+        "last_error",
+        "transferred_at",
+        "stripe_reversal_id",
+        "reversed_at",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    actions = ("retry_failed",)
+
+    @admin.display(description="Amount", ordering="amount")
+    def transfer_amount(self, transfer: Transfer) -> str:
+        return format_money(transfer.amount, transfer.currency)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Transfer], search_term: str
+    ) -> tuple[QuerySet[Transfer], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if term.isdigit():
+            return queryset.filter(booking_id=int(term)) if int(term) < 2**63 else queryset.none(), False
+        return queryset.filter(
+            Q(stripe_transfer_id=term) | Q(stripe_reversal_id=term) | Q(merchant__name__icontains=term)
+        ), False
+
+    @admin.action(description="Retry failed transfers (same idempotency key)", permissions=["change"])
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[Transfer]) -> None:
+        """Calls payments.transfers.transfer_retry for each failed one; Stripe is called by a task after commit."""
+        retried = skipped = 0
+        for transfer_id in queryset.values_list("pk", flat=True).order_by("pk"):
+            if Transfer.objects.filter(pk=transfer_id, status=TransferStatus.FAILED).exists():
+                transfers.transfer_retry(transfer_id=transfer_id)
+                retried += 1
+            else:
+                skipped += 1
+        if retried:
+            self.message_user(request, f"{retried} transfer(s) queued again; Stripe is called in the background.")
+        if skipped:
+            self.message_user(request, f"{skipped} transfer(s) skipped: not failed.", level=messages.WARNING)
+
+
+@admin.register(Dispute)
+class DisputeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Chargebacks, as Stripe reports them (`charge.dispute.*`); answered in Stripe's dashboard."""
+
+    list_display = ("stripe_dispute_id", "payment", "dispute_amount", "reason", "status", "created_at", "closed_at")
+    list_filter = ("status",)
+    search_fields = ("stripe_dispute_id", "payment__stripe_payment_intent_id")
+    search_help_text = "A dispute id (dp_...) or a PaymentIntent id (pi_...)."
+    list_select_related = ("payment",)
+    fields = ("payment", "stripe_dispute_id", "dispute_amount", "reason", "status", "created_at", "closed_at")
+    readonly_fields = fields
+
+    @admin.display(description="Amount", ordering="amount")
+    def dispute_amount(self, dispute: Dispute) -> str:
+        return format_money(dispute.amount, dispute.currency)

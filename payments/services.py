@@ -95,8 +95,10 @@ from bookwise import outbox
 from bookwise.errors import DomainError, InvalidInput
 from bookwise.transactions import require_atomic
 from payments.gateway import StripeUnavailable, error_text, is_transient, stripe_client
+from payments.ledger import ledger_record_charge, ledger_record_refund
 from payments.models import Payment, PaymentStatus, Refund, RefundStatus
 from payments.stripe_setup import ensure_local_card_payment_method
+from payments.transfers import transfer_clear_for_refund
 
 logger = logging.getLogger(__name__)
 
@@ -582,7 +584,7 @@ def payment_apply_intent(
                 payment.last_error = mismatch
                 payment.save(update_fields=["last_error", "updated_at"])
             return ApplyOutcome.MISMATCH
-        return _mark_succeeded(payment, now)
+        return _mark_succeeded(payment, now, intent=intent)
     if status == "canceled":
         return _move(payment, PaymentStatus.CANCELED, allowed_from=_AWAITING)
     if status == "processing":
@@ -717,13 +719,29 @@ def _move(payment: Payment, to: PaymentStatus, *, allowed_from: tuple[str, ...],
     }[to]
 
 
-def _mark_succeeded(payment: Payment, now: datetime) -> str:
-    """Caller holds the slot, booking and payment row locks, in that order."""
+def _charge_id_of(intent: Mapping[str, Any]) -> str:
+    """The intent's charge (``latest_charge``: an id, or the expanded object localstripe sends)."""
+    charge = intent.get("latest_charge") or ""
+    return str(charge.get("id") or "") if isinstance(charge, Mapping) else str(charge)
+
+
+def _mark_succeeded(payment: Payment, now: datetime, *, intent: Mapping[str, Any]) -> str:
+    """Caller holds the slot, booking and payment row locks, in that order.
+
+    Also keeps the intent's charge (the source of the merchant's transfer) and
+    records the charge and the platform fee in the ledger (payments.ledger),
+    at the merchant's fee now; both idempotent.
+    """
     if payment.status not in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED):
         payment.status = PaymentStatus.SUCCEEDED
         payment.succeeded_at = now
         payment.last_error = ""
         payment.save(update_fields=["status", "succeeded_at", "last_error", "updated_at"])
+    charge_id = _charge_id_of(intent)
+    if charge_id and not payment.stripe_charge_id:
+        payment.stripe_charge_id = charge_id
+        payment.save(update_fields=["stripe_charge_id", "updated_at"])
+    ledger_record_charge(payment=payment, now=now)
     if payment.refunds.exists():
         # A refund was already decided for this money (late payment, cancellation):
         # never confirm the booking behind it, even if seats have freed up since.
@@ -783,7 +801,7 @@ def payment_apply_charge_refunded(*, charge: Mapping[str, Any]) -> str:
         if fully and not refunds:
             # Refunded outside BookWise: record it, so that a later cancellation
             # finds the refund done instead of asking Stripe for a second one.
-            Refund.objects.create(
+            outside = Refund.objects.create(
                 payment=payment,
                 amount=refunded_amount or payment.amount,
                 reason="refunded_at_stripe",
@@ -791,6 +809,8 @@ def payment_apply_charge_refunded(*, charge: Mapping[str, Any]) -> str:
                 stripe_refund_id=unknown_ids[0] if len(unknown_ids) == 1 else "",
                 idempotency_key=refund_idempotency_key(payment.booking_id),
             )
+            if payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED) and outside.amount <= payment.amount:
+                ledger_record_refund(refund=outside)
             changed = True
         if fully and payment.status == PaymentStatus.SUCCEEDED:
             payment.status = PaymentStatus.REFUNDED
@@ -848,6 +868,7 @@ def _refund_record(*, payment: Payment, reason: str) -> Refund:
         defaults={"payment": payment, "amount": payment.amount, "reason": reason},
     )
     if created:
+        ledger_record_refund(refund=refund)  # the refund and the fee share it gives back, in this transaction
         outbox.enqueue(PROCESS_REFUND_TASK, refund.pk)  # sent after commit, even if the broker is down then
     return refund
 
@@ -882,6 +903,12 @@ def refund_process(*, refund_id: int) -> Refund | None:
     Runs in a Celery task (payments.tasks.process_refund). The Stripe call runs
     between two short transactions, with the refund's own idempotency key, so
     a retry after a lost answer gets the same refund back.
+
+    A booking whose net was already transferred to its merchant (an admin's
+    refund after the experience) gets its transfer reversed first
+    (payments.transfers.transfer_clear_for_refund); the refund waits (raises
+    TransferInFlight, a StripeUnavailable) while that transfer is pending, and
+    fails with the reason when Stripe refuses the reversal.
     """
     with transaction.atomic():
         payment_id = Refund.objects.filter(pk=refund_id).values_list("payment_id", flat=True).first()
@@ -893,6 +920,14 @@ def refund_process(*, refund_id: int) -> Refund | None:
             return refund  # done, or failed for good (an admin may send it again)
         refund.attempts += 1
         refund.save(update_fields=["attempts", "updated_at"])
+    try:
+        blocked = transfer_clear_for_refund(booking_id=refund.payment.booking_id)
+    except StripeUnavailable as exc:
+        Refund.objects.filter(pk=refund_id).update(last_error=str(exc)[:2000])
+        raise
+    if blocked:
+        logger.error("refund %s not sent: %s", refund_id, blocked)
+        return _refund_store_result(refund_id, stripe_id="", stripe_status="failed", note=blocked)
     try:
         result = stripe_client().v1.refunds.create(
             params={
@@ -962,6 +997,8 @@ def payment_refund(*, payment_id: int, reason: str = "admin") -> Refund | None:
 
     The booking is left as it is (cancelling a booking refunds it on its own).
     Returns None when there is nothing to refund (the payment did not succeed).
+    When the booking's net was already transferred to its merchant, the refund
+    task reverses that transfer before it refunds (:func:`refund_process`).
     """
     booking_id = Payment.objects.values_list("booking_id", flat=True).get(pk=payment_id)
     with transaction.atomic():

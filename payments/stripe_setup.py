@@ -25,7 +25,7 @@ from django.urls import reverse
 from djstripe.enums import APIKeyType, WebhookEndpointStatus, WebhookEndpointValidation
 from djstripe.models import Account, APIKey, PaymentMethod, WebhookEndpoint
 
-from payments.events import ENABLED_EVENTS
+from payments.events import CONNECT_EVENTS, PLATFORM_EVENTS
 
 LOCAL_ACCOUNT_ID = "acct_bookwise_local"
 
@@ -70,17 +70,20 @@ def webhook_path(endpoint: WebhookEndpoint) -> str:
     return reverse("djstripe:djstripe_webhook_by_uuid", kwargs={"uuid": endpoint.djstripe_uuid})
 
 
-def ensure_webhook_endpoint(base_url: str | None = None) -> WebhookEndpoint:
-    """Create or reuse the endpoint whose secret is `STRIPE_WEBHOOK_SECRET`.
+def ensure_webhook_endpoint(base_url: str | None = None, *, connect: bool = False) -> WebhookEndpoint:
+    """Create or reuse the endpoint for `STRIPE_WEBHOOK_SECRET` (`connect`: `STRIPE_CONNECT_WEBHOOK_SECRET`).
 
-    Idempotent: the same secret always maps to the same endpoint, so its path
-    (`webhook_path`) stays stable across runs. `base_url` (default `SITE_URL`)
-    only fills the informative `url` field; what Stripe calls is registered on
-    the Stripe side (or with localstripe).
+    The Connect endpoint receives the events on the merchants' connected
+    accounts (payments.events.CONNECT_EVENTS), which Stripe signs with that
+    endpoint's own secret. Idempotent: the same secret always maps to the same
+    endpoint, so its path (`webhook_path`) stays stable across runs.
+    `base_url` (default `SITE_URL`) only fills the informative `url` field;
+    what Stripe calls is registered on the Stripe side (or with localstripe).
     """
-    secret = settings.STRIPE_WEBHOOK_SECRET
+    name = "STRIPE_CONNECT_WEBHOOK_SECRET" if connect else "STRIPE_WEBHOOK_SECRET"
+    secret = getattr(settings, name)
     if not secret:
-        raise ValueError("STRIPE_WEBHOOK_SECRET is empty: set it to the endpoint's signing secret (whsec_...).")
+        raise ValueError(f"{name} is empty: set it to the endpoint's signing secret (whsec_...).")
     livemode = settings.STRIPE_LIVE_MODE
     owner = ensure_local_stripe_account()
     with transaction.atomic():
@@ -95,7 +98,7 @@ def ensure_webhook_endpoint(base_url: str | None = None) -> WebhookEndpoint:
                 id=f"we_bookwise_{uuid.uuid4().hex[:20]}",
                 secret=secret,
                 livemode=livemode,
-                enabled_events=list(ENABLED_EVENTS),
+                enabled_events=list(CONNECT_EVENTS if connect else PLATFORM_EVENTS),
                 status=WebhookEndpointStatus.enabled,
                 metadata={},
             )

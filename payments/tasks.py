@@ -14,7 +14,9 @@ Every countdown is below ``CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
 ``acks_late`` and ``reject_on_worker_lost`` are on because every task here is
 idempotent: a task redelivered after a worker crash finds its work done.
 Refunds are queued through the transactional outbox (bookwise.outbox), so a
-broker outage at cancel time delays them and never loses them. Reconciliation
+broker outage at cancel time delays them and never loses them; so are
+transfers to merchants and their reversals (payments.transfers: keys
+``transfer-booking-<booking id>`` and ``reversal-transfer-<transfer id>``). Reconciliation
 (re-reading intents, which may confirm bookings) runs in checkout.tasks with
 the same retry options.
 """
@@ -27,7 +29,8 @@ from typing import Any, TypedDict
 from celery import Task, shared_task
 
 from bookwise.celery import RELIABLE_TASK_OPTIONS
-from payments import services
+from bookwise.emails import EMAIL_TASK_OPTIONS
+from payments import notifications, services, transfers
 from payments.gateway import StripeUnavailable
 
 logger = logging.getLogger(__name__)
@@ -70,3 +73,72 @@ def process_refund(self, refund_id: int) -> str:
         logger.error("refund %s failed for good: %s", refund_id, error)
         return "failed"
     return refund.status if refund is not None else "missing"
+
+
+# --- Emails to merchants about payouts (payments.notifications) -------------------------------
+
+
+@shared_task(**EMAIL_TASK_OPTIONS)
+def send_payouts_enabled(merchant_id: int) -> bool:
+    """Queued by payments.connect when payouts become enabled. Idempotent (send_email_once)."""
+    return notifications.send_payouts_enabled_email(merchant_id=merchant_id)
+
+
+@shared_task(**EMAIL_TASK_OPTIONS)
+def send_payouts_restricted(merchant_id: int) -> bool:
+    """Queued by payments.connect when the account becomes restricted. Idempotent (send_email_once)."""
+    return notifications.send_payouts_restricted_email(merchant_id=merchant_id)
+
+
+@shared_task(**RELIABLE_TASK_OPTIONS)
+def send_transfer_digests() -> int:
+    """Periodic (beat, hourly): yesterday's transfers, one email per merchant and local day. Safe to rerun."""
+    return notifications.send_transfer_digests()
+
+
+# --- Transfers to merchants (payments.transfers) ---------------------------------------------
+
+# Batches of the sweep per run: a merchant whose account was just enabled gets all its owed
+# bookings at once; the rest (if any) waits for the next run.
+TRANSFER_SWEEP_MAX_BATCHES = 10
+
+
+@shared_task(**RELIABLE_TASK_OPTIONS)
+def transfer_due_bookings() -> int:
+    """Celery beat ("transfer-due-bookings"): record the transfers of bookings whose experience is over."""
+    recorded = 0
+    for _ in range(TRANSFER_SWEEP_MAX_BATCHES):
+        batch = transfers.transfers_record_due(limit=transfers.SWEEP_BATCH)
+        recorded += batch
+        if batch < transfers.SWEEP_BATCH:
+            break
+    return recorded
+
+
+@shared_task(bind=True, **RELIABLE_TASK_OPTIONS, **RETRY_OPTIONS)
+def process_transfer(self, transfer_id: int) -> str:
+    """Send a recorded transfer to Stripe (idempotency key ``transfer-booking-<booking id>``)."""
+    try:
+        transfer = transfers.transfer_process(transfer_id=transfer_id)
+    except StripeUnavailable as exc:
+        if not final_attempt(self):
+            raise  # autoretry: same row, same idempotency key
+        error = f"Stripe unavailable after {self.request.retries + 1} attempts: {exc}"
+        transfers.transfer_mark_failed(transfer_id=transfer_id, error=error)
+        logger.error("transfer %s failed for good: %s", transfer_id, error)
+        return "failed"
+    return transfer.status if transfer is not None else "missing"
+
+
+@shared_task(bind=True, **RELIABLE_TASK_OPTIONS, **RETRY_OPTIONS)
+def reverse_transfer(self, transfer_id: int, reason: str = "") -> str:
+    """Reverse a paid transfer at Stripe (idempotency key ``reversal-transfer-<id>``)."""
+    try:
+        transfer = transfers.transfer_reversal_process(transfer_id=transfer_id, reason=reason)
+    except StripeUnavailable as exc:
+        if not final_attempt(self):
+            raise
+        # The transfer stays paid with the reason: a dispute or refund webhook, or an admin, asks again.
+        logger.error("reversal of transfer %s failed for good: %s", transfer_id, exc)
+        return "failed"
+    return transfer.status if transfer is not None else "missing"

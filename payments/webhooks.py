@@ -5,10 +5,10 @@ signature and the timestamp, stored the event once per id and synced its own
 copy of the object when these run, inside its transaction. Each receiver
 hands the event's object to one idempotent service (an intent to
 checkout.services, which may confirm the booking; a charge to
-payments.services), which uses the payload only to know *which* intent or
-charge the event is about: it re-reads that object from Stripe with our own
-client and applies Stripe's state (see payments.services). A duplicate or late
-event changes nothing.
+payments.services; a dispute or a transfer to payments.transfers), which uses
+the payload only to know *which* object the event is about: it re-reads that
+object from Stripe with our own client and applies Stripe's state (see
+payments.services). A duplicate or late event changes nothing.
 
 When Stripe cannot be reached while an event is applied (our re-read, or
 dj-stripe's own sync), :class:`WebhookView` answers 503 instead of a 500: dj-stripe
@@ -28,7 +28,7 @@ from djstripe.event_handlers import djstripe_receiver
 from djstripe.views import ProcessWebhookView
 
 from checkout.services import payment_intent_apply_event
-from payments import services
+from payments import connect, services, transfers
 from payments.gateway import StripeUnavailable, is_transient
 
 logger = logging.getLogger(__name__)
@@ -52,6 +52,24 @@ def on_payment_intent_event(sender, event, **kwargs) -> None:
 @djstripe_receiver("charge.refunded")
 def on_charge_refunded(sender, event, **kwargs) -> None:
     services.payment_apply_charge_event(charge=event.data["object"])
+
+
+@djstripe_receiver("account.updated")
+def on_account_updated(sender, event, **kwargs) -> None:
+    # The payload only names the account: connect re-reads it from Stripe.
+    connect.connected_account_sync(stripe_account_id=str(event.data["object"]["id"]))
+
+
+@djstripe_receiver(["charge.dispute.created", "charge.dispute.closed"])
+def on_dispute_event(sender, event, **kwargs) -> None:
+    # Re-read from Stripe; a paid transfer of the booking is reversed (payments.transfers).
+    transfers.dispute_apply_event(dispute=event.data["object"])
+
+
+@djstripe_receiver(["transfer.created", "transfer.reversed"])
+def on_transfer_event(sender, event, **kwargs) -> None:
+    # Re-read from Stripe and reconcile our Transfer row (an answer to our call may have been lost).
+    transfers.transfer_apply_event(transfer=event.data["object"])
 
 
 class WebhookView(ProcessWebhookView):

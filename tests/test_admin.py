@@ -19,8 +19,14 @@ from catalog.models import Slot, Theme
 from catalog.tests.factories import SlotFactory
 from merchants.models import Merchant
 from merchants.tests.factories import PendingMerchantFactory
-from payments.models import Payment, Refund
-from payments.tests.factories import PaymentFactory, RefundFactory
+from payments.models import LedgerEntry, LedgerKind, Payment, Refund
+from payments.tests.factories import (
+    DisputeFactory,
+    PaymentFactory,
+    RefundFactory,
+    SucceededPaymentFactory,
+    TransferFactory,
+)
 from reviews.tests.factories import ReviewFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,6 +49,18 @@ def populate() -> None:
     RefundFactory(payment=PaymentFactory(booking=booking))
     ReviewFactory(theme=booking.slot.theme, author=booking.customer)
     PendingMerchantFactory()
+    # Payouts: a paid booking with its ledger entry, its transfer (and the merchant's account), a dispute.
+    paid = SucceededPaymentFactory()
+    LedgerEntry.objects.create(
+        merchant=paid.booking.slot.theme.merchant,
+        booking=paid.booking,
+        kind=LedgerKind.CHARGE,
+        amount=paid.amount,
+        currency=paid.currency,
+        key=f"charge:payment:{paid.pk}",
+    )
+    TransferFactory(booking=paid.booking)
+    DisputeFactory(payment=paid)
     RefreshTokenRecord.objects.create(
         jti=uuid.uuid4().hex, user=booking.customer, expires_at=timezone.now() + timezone.timedelta(days=1)
     )
@@ -70,6 +88,10 @@ def test_every_admin_is_in_the_registry():
         "bookings.BookingStatusChange",
         "payments.Payment",
         "payments.Refund",
+        "payments.ConnectedAccount",
+        "payments.LedgerEntry",
+        "payments.Transfer",
+        "payments.Dispute",
         "djstripe.PaymentIntent",
         "djstripe.Event",
         "django_celery_beat.PeriodicTask",

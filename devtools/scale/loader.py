@@ -62,6 +62,8 @@ def _sql_default(fld: models.Field) -> str:
         value = fld.get_db_prep_save(fld.get_default(), connection)
     elif fld.null:
         value = None
+    elif isinstance(fld, (models.CharField, models.TextField)) and fld.blank:
+        value = ""
     else:
         raise CommandError(f"{fld.model.__name__}.{fld.name} has no default: teach load_scale_data how to fill it.")
     connection.ensure_connection()

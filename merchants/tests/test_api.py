@@ -261,7 +261,10 @@ def test_suspend_by_a_non_admin_answers_403(merchant, merchant_client):
     assert merchant.status == MerchantStatus.APPROVED
 
 
-def test_status_cannot_be_changed_through_put_or_patch(merchant, merchant_client):
-    assert merchant_client.patch(detail_url(merchant), {"status": "suspended"}).status_code == 405
+def test_status_cannot_be_changed_through_put_or_patch(merchant, merchant_client, admin_client_api):
+    # PATCH is the admins' platform fee only (payouts): the owner is refused, an admin's `status` ignored.
+    assert merchant_client.patch(detail_url(merchant), {"status": "suspended"}).status_code == 403
+    assert merchant_client.put(detail_url(merchant), {"status": "suspended"}).status_code == 405
+    assert admin_client_api.patch(detail_url(merchant), {"status": "suspended"}).status_code == 200
     merchant.refresh_from_db()
     assert merchant.status == MerchantStatus.APPROVED

@@ -1,4 +1,5 @@
 import zoneinfo
+from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -8,7 +9,21 @@ from accounts.models import Role, User
 from bookings.models import Booking, BookingStatus
 from catalog.models import Slot, Theme
 from merchants.models import Merchant, MerchantStatus
+from payments.ledger import booking_net, fee_amount
+from payments.models import (
+    ConnectedAccount,
+    ConnectedAccountStatus,
+    LedgerEntry,
+    LedgerKind,
+    Payment,
+    PaymentStatus,
+    Transfer,
+    TransferStatus,
+)
+from payments.payout_selectors import payout_balances
+from payments.transfers import transfers_record_due
 from portal.demo import ADMIN_EMAIL, CUSTOMER_EMAIL, DEMO_PASSWORD, MERCHANT_EMAIL
+from portal.management.commands.seed_demo import DEMO_ACCOUNT_ID, NYC_EMAIL
 from reviews.models import Review
 
 pytestmark = pytest.mark.django_db
@@ -16,11 +31,12 @@ pytestmark = pytest.mark.django_db
 
 def test_seed_demo_creates_the_demo_accounts_once():
     call_command("seed_demo", "--not-production")
-    counts = (User.objects.count(), Merchant.objects.count(), Theme.objects.count(), Slot.objects.count())
+    tables = (User, Merchant, Theme, Slot, Booking, Payment, LedgerEntry, Transfer, ConnectedAccount)
+    counts = [model.objects.count() for model in tables]
 
     call_command("seed_demo", "--not-production")
 
-    assert (User.objects.count(), Merchant.objects.count(), Theme.objects.count(), Slot.objects.count()) == counts
+    assert [model.objects.count() for model in tables] == counts
     assert User.objects.get(email=ADMIN_EMAIL).is_superuser
     assert User.objects.get(email=MERCHANT_EMAIL).role == Role.MERCHANT
     assert User.objects.get(email=CUSTOMER_EMAIL).role == Role.CUSTOMER
@@ -43,15 +59,16 @@ def test_seed_demo_slots_are_valid_and_at_local_opening_hours_and_only_the_histo
 
     now = timezone.now()
     past = Slot.objects.filter(starts_at__lte=now)
-    assert set(past.values_list("theme__merchant__owner__email", flat=True)) == {MERCHANT_EMAIL}
-    assert past.count() == 3
+    assert set(past.values_list("theme__merchant__owner__email", flat=True)) == {MERCHANT_EMAIL, NYC_EMAIL}
+    assert past.filter(theme__merchant__owner__email=MERCHANT_EMAIL).count() == 5
+    assert past.count() == 7
     for slot in Slot.objects.select_related("theme__merchant"):
         theme = slot.theme
         local = slot.starts_at.astimezone(zoneinfo.ZoneInfo(theme.merchant.timezone))
         assert (slot.ends_at - slot.starts_at).total_seconds() == theme.duration_minutes * 60
         assert theme.min_party <= theme.max_party <= slot.capacity
         assert 10 <= local.hour <= 22
-    assert Slot.objects.filter(theme__title="Subway Heist").count() == 30 * 3
+    assert Slot.objects.filter(theme__title="Subway Heist", starts_at__gt=now).count() == 30 * 3
 
 
 def test_seed_demo_refuses_to_run_with_debug_off(settings):
@@ -88,3 +105,63 @@ def test_seed_demo_history_lets_attendance_and_reviews_be_tried_at_once():
     )
     reviewed = set(Review.objects.filter(author=customer).values_list("theme", flat=True))
     assert attended - reviewed
+
+
+def test_seed_demo_payouts_one_merchant_onboarded_and_transferred_one_not_onboarded_and_owed(settings):
+    settings.PAYOUT_DELAY_HOURS = 24
+    call_command("seed_demo", "--not-production")
+
+    lisbon = Merchant.objects.get(owner__email=MERCHANT_EMAIL)
+    nyc = Merchant.objects.get(owner__email=NYC_EMAIL)
+    account = ConnectedAccount.objects.get()
+    assert (account.merchant, account.stripe_account_id, account.status) == (
+        lisbon,
+        DEMO_ACCOUNT_ID,
+        ConnectedAccountStatus.ENABLED,
+    )
+    assert account.payouts_enabled
+    assert account.charges_enabled
+    assert account.details_submitted
+
+    # Every paid booking has its succeeded Payment with a charge id, and its charge and 10 % fee in the ledger.
+    paid = Booking.objects.filter(amount__gt=0)
+    assert paid.count() >= 10
+    for booking in paid.select_related("payment"):
+        payment = booking.payment
+        assert (payment.status, payment.amount, payment.currency) == (
+            PaymentStatus.SUCCEEDED,
+            booking.amount,
+            booking.currency,
+        )
+        # New York's demo charges exist at no Stripe: without an id, its transfers need no source charge.
+        assert payment.stripe_charge_id.startswith("ch_") == (booking.slot.theme.merchant.owner.email == MERCHANT_EMAIL)
+        entries = dict(
+            LedgerEntry.objects.filter(booking=booking).exclude(kind=LedgerKind.TRANSFER).values_list("kind", "amount")
+        )
+        assert entries == {
+            LedgerKind.CHARGE: booking.amount,
+            LedgerKind.FEE: -fee_amount(amount=booking.amount, fee_bps=1000),
+        }
+
+    # Lisbon: a few bookings already transferred, each with its Stripe id and ledger entry.
+    transfers = Transfer.objects.filter(merchant=lisbon)
+    assert transfers.count() >= 4
+    assert not Transfer.objects.filter(merchant=nyc).exists()
+    for transfer in transfers:
+        assert transfer.status == TransferStatus.PAID
+        assert transfer.stripe_transfer_id.startswith("tr_")
+        assert transfer.booking.status in (BookingStatus.ATTENDED, BookingStatus.NO_SHOW, BookingStatus.CONFIRMED)
+        assert transfer.amount == booking_net(booking_id=transfer.booking_id) > 0
+        assert transfer.transferred_at >= transfer.booking.slot.ends_at + timedelta(hours=24)
+        entry = LedgerEntry.objects.get(booking=transfer.booking, kind=LedgerKind.TRANSFER)
+        assert (entry.amount, entry.stripe_id) == (-transfer.amount, transfer.stripe_transfer_id)
+    # Nothing is left that the sweep would transfer now: the demo is where the sweep would have left it.
+    assert transfers_record_due() == 0
+
+    # New York never onboarded: everything its paid bookings earned is owed, nothing transferred.
+    [nyc_usd] = payout_balances(merchant=nyc)
+    nyc_paid = paid.filter(slot__theme__merchant=nyc)
+    assert nyc_paid.count() >= 3
+    gross = sum(b.amount for b in nyc_paid)
+    assert (nyc_usd.currency, nyc_usd.gross, nyc_usd.transferred) == ("usd", gross, 0)
+    assert nyc_usd.owed == gross - nyc_usd.fees > 0

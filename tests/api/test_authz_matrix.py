@@ -124,6 +124,9 @@ PATHS: dict[str, Callable[[World], str]] = {
     "merchants/{pk}/": lambda w: f"merchants/{w.merchant.pk}/",
     "merchants/{pk}/approve/": lambda w: f"merchants/{w.pending_merchant.pk}/approve/",
     "merchants/{pk}/suspend/": lambda w: f"merchants/{w.merchant.pk}/suspend/",
+    "merchants/{pk}/payouts/": lambda w: f"merchants/{w.merchant.pk}/payouts/",
+    "merchants/{pk}/payouts/onboarding/": lambda w: f"merchants/{w.merchant.pk}/payouts/onboarding/",
+    "merchants/{pk}/statement/": lambda w: f"merchants/{w.merchant.pk}/statement/",
     "themes/": lambda w: "themes/",
     "themes/{pk}/": lambda w: f"themes/{w.theme.pk}/",
     "themes/{pk}/slots/": lambda w: f"themes/{w.theme.pk}/slots/",
@@ -173,9 +176,20 @@ TABLE: dict[tuple[str, str], Row] = {
     ("merchants/me/", "GET"): Row(E(401, 404, 404, 200, 200, 404, suspended_owner=200)),
     ("merchants/me/", "PATCH"): Row(E(401, 404, 404, 200, 200, 404, suspended_owner=403)),
     ("merchants/{pk}/", "GET"): Row(anyone(200)),
+    ("merchants/{pk}/", "PATCH"): Row(
+        E(401, 403, 403, 403, 403, 200), body=lambda w, a: {"fee_bps": 500}, why="the platform fee: admins only"
+    ),
     ("merchants/{pk}/approve/", "POST"): Row(E(401, 403, 403, 403, 403, 200)),
     ("merchants/{pk}/suspend/", "POST"): Row(
         E(401, 403, 403, 403, 403, 200), body=lambda w, a: {"reason": "Unpaid fees", "keep_bookings": True}
+    ),
+    # --- payouts: the owner and admins; another merchant may not even see them (404) -------------------
+    ("merchants/{pk}/payouts/", "GET"): Row(E(401, 403, 403, 200, 404, 200)),
+    ("merchants/{pk}/statement/", "GET"): Row(E(401, 403, 403, 200, 404, 200)),
+    ("merchants/{pk}/payouts/onboarding/", "POST"): Row(
+        E(401, 403, 403, 503, 404, 403),
+        why="the owner gets through to Stripe, which this test makes unreachable: 503 payment_provider_unavailable "
+        "(documented); admins onboard no one (403)",
     ),
     # --- themes and slots --------------------------------------------------------------------------------
     ("themes/", "GET"): Row(anyone(200)),

@@ -306,3 +306,34 @@ def test_payment_amount_comes_from_the_booking(world: World):
     assert payment.status != "succeeded"
     booking.refresh_from_db()
     assert booking.status == BookingStatus.PENDING_PAYMENT
+
+
+def test_merchant_me_patch_ignores_the_platform_fee(world: World):
+    """The fee is the admins' (PATCH /merchants/{id}/ answers the owner 403): sent to /me/, it is ignored."""
+    merchant = world.merchant
+
+    response = world.client("owner").patch(
+        "/api/v1/merchants/me/", hostile(world, fee_bps=0, description="Updated"), format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    merchant.refresh_from_db()
+    assert (merchant.fee_bps, merchant.description, merchant.status) == (None, "Updated", MerchantStatus.APPROVED)
+    assert (
+        world.client("owner").patch(f"/api/v1/merchants/{merchant.pk}/", {"fee_bps": 0}, format="json").status_code
+        == 403
+    )
+
+
+def test_admin_merchant_patch_changes_only_the_fee(world: World):
+    merchant = world.pending_merchant
+    before = (merchant.name, merchant.status, merchant.owner_id, merchant.pk)
+
+    response = world.client("admin").patch(
+        f"/api/v1/merchants/{merchant.pk}/", hostile(world, fee_bps=250, name="Renamed"), format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    merchant.refresh_from_db()
+    assert merchant.fee_bps == 250
+    assert (merchant.name, merchant.status, merchant.owner_id, merchant.pk) == before

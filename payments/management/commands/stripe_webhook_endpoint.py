@@ -2,7 +2,8 @@
 
 The last line of output is the endpoint's path, `/stripe/webhook/<uuid>/`, or
 with `--base-url` its absolute URL: register that URL with Stripe (dashboard,
-or localstripe in development) with the same signing secret.
+or localstripe in development) with the same signing secret. `--connect`: the
+endpoint for events on connected accounts, STRIPE_CONNECT_WEBHOOK_SECRET.
 """
 
 from django.core.management.base import BaseCommand, CommandError
@@ -18,13 +19,19 @@ class Command(BaseCommand):
             "--base-url",
             help="Public base URL of the site, e.g. https://bookwise.fly.dev: print the absolute webhook URL.",
         )
+        parser.add_argument(
+            "--connect",
+            action="store_true",
+            help="The endpoint for events on connected accounts (STRIPE_CONNECT_WEBHOOK_SECRET).",
+        )
 
     def handle(self, *args, **options):
         base_url = (options["base_url"] or "").rstrip("/")
         try:
-            endpoint = ensure_webhook_endpoint(base_url or None)
+            endpoint = ensure_webhook_endpoint(base_url or None, connect=options["connect"])
         except ValueError as error:
             raise CommandError(str(error)) from error
         path = webhook_path(endpoint)
-        self.stderr.write(f"Webhook endpoint {endpoint.id} (signing secret: STRIPE_WEBHOOK_SECRET)")
+        secret = "STRIPE_CONNECT_WEBHOOK_SECRET" if options["connect"] else "STRIPE_WEBHOOK_SECRET"
+        self.stderr.write(f"Webhook endpoint {endpoint.id} (signing secret: {secret})")
         self.stdout.write(f"{base_url}{path}" if base_url else path)

@@ -11,8 +11,22 @@ have happened: a slot is opened two days before it starts, booked and paid the
 day before, marked attended or no-show after it started. The services take the
 clock as an argument, so no rule is relaxed ("no past slots" still holds for the
 `now` each one is given). Paid demo bookings are confirmed by
-`booking_confirm_payment` as a successful payment would, without a Stripe
-payment: demo data never calls Stripe, so they have no refund to make.
+`booking_confirm_payment` as a successful payment would; their Payment rows
+are written as Stripe would have left them (succeeded, with an intent and a
+charge id that exist at no Stripe), and the ledger records each charge and fee
+(payments.ledger). Demo data never calls Stripe, so it works with no Stripe
+reachable.
+
+Payouts: the demo merchant (Lisbon) finished Stripe onboarding before its
+history (a ConnectedAccount, enabled, `acct_demo_lisbon`), and every paid
+booking whose slot ended more than PAYOUT_DELAY_HOURS ago is transferred, as
+the transfer sweep would have done (a paid Transfer with a `tr_demo_` id and
+its ledger entry); the rest is still owed. The New York merchant never
+started payouts: its paid history is owed money, transferred by the sweep once
+its owner onboards (through the Stripe stand-in in development). Its payments
+carry no charge id: a transfer names its source charge only when there is one,
+and the stand-in (like Stripe) refuses a charge it does not hold, so the
+sweep's transfers after onboarding go through in development too.
 """
 
 from __future__ import annotations
@@ -33,6 +47,9 @@ from catalog.models import Theme
 from catalog.services import slot_bulk_create, slot_create, theme_create
 from merchants.models import Merchant
 from merchants.services import merchant_apply, merchant_approve
+from payments.ledger import booking_net, ledger_record_charge, ledger_record_transfer
+from payments.models import ConnectedAccount, ConnectedAccountStatus, Payment, PaymentStatus, Transfer, TransferStatus
+from payments.transfers import transfer_idempotency_key
 from portal.demo import ADMIN_EMAIL, CUSTOMER_EMAIL, DEMO_LOGINS, DEMO_PASSWORD, MERCHANT_EMAIL
 from reviews.services import review_create
 
@@ -166,7 +183,8 @@ class Command(BaseCommand):
                 self.style.SUCCESS(
                     f"Seeded {counts['merchants']} merchants, {counts['themes']} themes, {counts['slots']} slots; "
                     f"{counts['past_slots']} past slots with {counts['past_bookings']} bookings "
-                    f"and {counts['reviews']} reviews."
+                    f"and {counts['reviews']} reviews; {counts['transfers']} bookings transferred to "
+                    f"{DEMO_ACCOUNT_ID}, {counts['owed']} paid bookings still owed."
                 )
             )
         self.stdout.write(f"Demo logins (password {DEMO_PASSWORD}):")
@@ -226,8 +244,8 @@ def seed() -> dict[str, int]:
     return counts
 
 
-# --- History at the demo merchant ------------------------------------------------------------
-# Guests who come to the demo merchant's past slots (same public password). The demo customer is
+# --- History at the demo merchants ----------------------------------------------------------
+# Guests who come to the demo merchants' past slots (same public password). The demo customer is
 # among them: she attended "The Alchemist's Cellar" (and may write its review) and the Alfama walk
 # (already reviewed, so she may edit it); yesterday's class still waits for the merchant to mark it.
 GUESTS = (
@@ -235,6 +253,9 @@ GUESTS = (
     ("sofia.guest@bookwise.local", "Sofia Santos"),
     ("tiago.guest@bookwise.local", "Tiago Teixeira"),
 )
+NYC_EMAIL = "merchant.nyc@bookwise.local"
+# The demo merchant's Stripe Express account: it exists at no Stripe (demo data never calls Stripe).
+DEMO_ACCOUNT_ID = "acct_demo_lisbon"
 
 
 @dataclass(frozen=True)
@@ -246,52 +267,137 @@ class PastSlot:
     guests: tuple[tuple[str, int, str, tuple[int, str] | None], ...]
 
 
-PAST_SLOTS = (
-    PastSlot("The Alchemist's Cellar", 3, "18:30", (
-        (CUSTOMER_EMAIL, 2, BookingStatus.ATTENDED, None),
-        ("rui.guest@bookwise.local", 4, BookingStatus.ATTENDED, (5, "Escaped with two minutes left. Brilliant.")),
-    )),
-    PastSlot("Alfama Night Walk", 2, "20:00", (
-        (CUSTOMER_EMAIL, 1, BookingStatus.ATTENDED, (4, "Lovely walk, and the fado was a highlight.")),
-        ("sofia.guest@bookwise.local", 2, BookingStatus.ATTENDED, (5, "Our guide knew every alley.")),
-        ("tiago.guest@bookwise.local", 1, BookingStatus.NO_SHOW, None),
-    )),
-    PastSlot("Pastel de Nata Workshop", 1, "16:00", (
-        (CUSTOMER_EMAIL, 2, "", None),
-        ("tiago.guest@bookwise.local", 1, "", None),
-        ("sofia.guest@bookwise.local", 1, BookingStatus.NO_SHOW, None),
-    )),
-)  # fmt: skip
+# Oldest first within each merchant: weeks of paid history for the Payouts page's weekly chart.
+PAST_SLOTS = {
+    MERCHANT_EMAIL: (
+        PastSlot("Pastel de Nata Workshop", 17, "10:30", (
+            ("rui.guest@bookwise.local", 2, BookingStatus.ATTENDED, None),
+            ("tiago.guest@bookwise.local", 1, BookingStatus.ATTENDED, None),
+        )),
+        PastSlot("The Alchemist's Cellar", 10, "14:00", (
+            ("sofia.guest@bookwise.local", 3, BookingStatus.ATTENDED, None),
+        )),
+        PastSlot("The Alchemist's Cellar", 3, "18:30", (
+            (CUSTOMER_EMAIL, 2, BookingStatus.ATTENDED, None),
+            ("rui.guest@bookwise.local", 4, BookingStatus.ATTENDED, (5, "Escaped with two minutes left. Brilliant.")),
+        )),
+        PastSlot("Alfama Night Walk", 2, "20:00", (
+            (CUSTOMER_EMAIL, 1, BookingStatus.ATTENDED, (4, "Lovely walk, and the fado was a highlight.")),
+            ("sofia.guest@bookwise.local", 2, BookingStatus.ATTENDED, (5, "Our guide knew every alley.")),
+            ("tiago.guest@bookwise.local", 1, BookingStatus.NO_SHOW, None),
+        )),
+        PastSlot("Pastel de Nata Workshop", 1, "16:00", (
+            (CUSTOMER_EMAIL, 2, "", None),
+            ("tiago.guest@bookwise.local", 1, "", None),
+            ("sofia.guest@bookwise.local", 1, BookingStatus.NO_SHOW, None),
+        )),
+    ),
+    # Not onboarded: what these bookings earned is owed until the merchant sets up payouts.
+    NYC_EMAIL: (
+        PastSlot("Pizza Dough Masterclass", 4, "17:30", (
+            ("tiago.guest@bookwise.local", 2, BookingStatus.ATTENDED, None),
+            ("sofia.guest@bookwise.local", 1, BookingStatus.ATTENDED, None),
+        )),
+        PastSlot("Subway Heist", 2, "19:00", (
+            ("rui.guest@bookwise.local", 4, BookingStatus.ATTENDED, None),
+        )),
+    ),
+}  # fmt: skip
 
 
 def _seed_history(*, now) -> dict[str, int]:
-    merchant = Merchant.objects.get(owner__email__iexact=MERCHANT_EMAIL)
-    tz = merchant.tzinfo
     for email, name in GUESTS:
         _user(email, name, Role.CUSTOMER)
-    counts = {"past_slots": 0, "past_bookings": 0, "reviews": 0}
-    today = now.astimezone(tz).date()
-    for spec in PAST_SLOTS:
-        theme = Theme.objects.get(merchant=merchant, title=spec.theme)
-        local_start = timezone.make_aware(
-            datetime.combine(today - timedelta(days=spec.days_ago), time.fromisoformat(spec.local_time)), tz
-        )
-        starts_at = local_start.astimezone(UTC)
-        opened_at, booked_at, marked_at = starts_at - timedelta(days=2), starts_at - timedelta(days=1), starts_at
-        slot = slot_create(theme=theme, starts_at=starts_at, capacity=max(theme.max_party * 2, 6), now=opened_at)
-        counts["past_slots"] += 1
-        for email, party, outcome, review in spec.guests:
-            customer = User.objects.get(email__iexact=email)
-            booking = booking_join(slot_id=slot.pk, customer=customer, party_size=party, now=booked_at)
-            if booking.status == BookingStatus.PENDING_PAYMENT:
-                booking_confirm_payment(booking_id=booking.pk, now=booked_at + timedelta(minutes=2))
-            counts["past_bookings"] += 1
-            if outcome:
-                booking_mark_attendance(
-                    booking_id=booking.pk, status=outcome, by=merchant.owner, now=marked_at + timedelta(minutes=10)
-                )
-            if review:
-                rating, comment = review
-                review_create(author=customer, theme=theme, rating=rating, comment=comment)
-                counts["reviews"] += 1
+    counts = {"past_slots": 0, "past_bookings": 0, "reviews": 0, "transfers": 0, "owed": 0}
+    lisbon = Merchant.objects.get(owner__email__iexact=MERCHANT_EMAIL)
+    # Onboarded a month ago, before any of its history.
+    ConnectedAccount.objects.create(
+        merchant=lisbon,
+        stripe_account_id=DEMO_ACCOUNT_ID,
+        status=ConnectedAccountStatus.ENABLED,
+        charges_enabled=True,
+        payouts_enabled=True,
+        details_submitted=True,
+        payouts_enabled_at=now - timedelta(days=SLOT_DAYS),
+    )
+    for owner_email, slots in PAST_SLOTS.items():
+        merchant = Merchant.objects.get(owner__email__iexact=owner_email)
+        for spec in slots:
+            _seed_past_slot(merchant=merchant, spec=spec, now=now, counts=counts)
     return counts
+
+
+def _seed_past_slot(*, merchant: Merchant, spec: PastSlot, now, counts: dict[str, int]) -> None:
+    tz = merchant.tzinfo
+    theme = Theme.objects.get(merchant=merchant, title=spec.theme)
+    today = now.astimezone(tz).date()
+    local_start = timezone.make_aware(
+        datetime.combine(today - timedelta(days=spec.days_ago), time.fromisoformat(spec.local_time)), tz
+    )
+    starts_at = local_start.astimezone(UTC)
+    opened_at, booked_at, marked_at = starts_at - timedelta(days=2), starts_at - timedelta(days=1), starts_at
+    slot = slot_create(theme=theme, starts_at=starts_at, capacity=max(theme.max_party * 2, 6), now=opened_at)
+    counts["past_slots"] += 1
+    for email, party, outcome, review in spec.guests:
+        customer = User.objects.get(email__iexact=email)
+        booking = booking_join(slot_id=slot.pk, customer=customer, party_size=party, now=booked_at)
+        if booking.status == BookingStatus.PENDING_PAYMENT:
+            booking_confirm_payment(booking_id=booking.pk, now=booked_at + timedelta(minutes=2))
+            payment = _paid(
+                booking=booking, at=booked_at + timedelta(minutes=2), with_charge=merchant.owner.email != NYC_EMAIL
+            )
+            if _transfer_if_due(payment=payment, ends_at=slot.ends_at, now=now):
+                counts["transfers"] += 1
+            else:
+                counts["owed"] += 1
+        counts["past_bookings"] += 1
+        if outcome:
+            booking_mark_attendance(
+                booking_id=booking.pk, status=outcome, by=merchant.owner, now=marked_at + timedelta(minutes=10)
+            )
+        if review:
+            rating, comment = review
+            review_create(author=customer, theme=theme, rating=rating, comment=comment)
+            counts["reviews"] += 1
+
+
+def _paid(*, booking, at, with_charge: bool) -> Payment:
+    """The booking's Payment as a succeeded PaymentIntent leaves it, and its charge and fee in the ledger."""
+    payment = Payment.objects.create(
+        booking=booking,
+        stripe_payment_intent_id=f"pi_demo_{booking.pk}",
+        stripe_charge_id=f"ch_demo_{booking.pk}" if with_charge else "",
+        amount=booking.amount,
+        currency=booking.currency,
+        status=PaymentStatus.SUCCEEDED,
+        idempotency_key=f"booking-{booking.pk}-intent",
+        succeeded_at=at,
+    )
+    ledger_record_charge(payment=payment, now=at)
+    return payment
+
+
+def _transfer_if_due(*, payment: Payment, ends_at, now) -> bool:
+    """What the transfer sweep would have done by `now`: transfer the booking's net if its merchant is onboarded
+    and its slot ended PAYOUT_DELAY_HOURS ago (the sweep's first run after that, within a quarter of an hour).
+    """
+    merchant_id = payment.booking.slot.theme.merchant_id
+    account = ConnectedAccount.objects.filter(merchant_id=merchant_id, payouts_enabled=True).first()
+    sent_at = ends_at + timedelta(hours=settings.PAYOUT_DELAY_HOURS, minutes=15)
+    if account is None or sent_at > now:
+        return False
+    booking = payment.booking
+    transfer = Transfer.objects.create(
+        booking=booking,
+        merchant_id=merchant_id,
+        account=account,
+        amount=booking_net(booking_id=booking.pk),
+        currency=payment.currency,
+        status=TransferStatus.PAID,
+        stripe_transfer_id=f"tr_demo_{booking.pk}",
+        idempotency_key=transfer_idempotency_key(booking.pk),
+        attempts=1,
+        transferred_at=sent_at,
+    )
+    ledger_record_transfer(transfer=transfer, now=sent_at)
+    return True
