@@ -248,6 +248,7 @@ def cmd_run() -> int:
         sys.exit(f"Port {port} is taken. Stop what uses it or choose another: PORT=8001 python3 scripts/dev.py run")
     site = f"http://127.0.0.1:{port}"
     env.setdefault("SITE_URL", site)
+    env.setdefault("BOOKWISE_DEVTOOLS", "1")  # a development run: devtools' commands too, whatever DEBUG says
 
     # Ctrl-C raises KeyboardInterrupt even when started from a shell that ignores SIGINT.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -266,6 +267,8 @@ def cmd_run() -> int:
                     localstripe_url, "bookwise", webhook_url, env["STRIPE_WEBHOOK_SECRET"]
                 )
                 say(f"localstripe delivers webhooks to {webhook_url}")
+                # The demo's onboarded merchant was seeded without Stripe: give the stand-in its account.
+                manage(env, "stripe_standin_adopt_accounts")
 
             children = []
             for name, command in (

@@ -17,6 +17,7 @@ Test controls (no API key, form or JSON bodies):
 
 - `GET  /_standin/onboarding/{link}`: what the account link's `url` points at.
 - `POST /_standin/onboarding/{link}/expire`: the link expires (opening it goes to refresh_url).
+- `POST /_standin/accounts` (`id`, `email`, `country`): an onboarded account under a chosen id (demo data).
 - `POST /_standin/accounts/{id}/enable`: onboarding completed without a browser.
 - `POST /_standin/accounts/{id}/restrict` (`currently_due`, `disabled_reason`): payouts stop.
 - `POST /_standin/disputes` (`charge`, `amount`, `reason`): charge.dispute.created.

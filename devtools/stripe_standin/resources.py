@@ -206,6 +206,7 @@ class Account(StripeObject):
         default_currency=None,
         business_profile=None,
         controller=None,
+        _standin_id=None,
         **ignored,
     ):
         if type is None and controller is None:
@@ -224,7 +225,8 @@ class Account(StripeObject):
         metadata = merge_metadata({}, metadata)
 
         # All exceptions must be raised before this point (the constructor stores the object).
-        super().__init__(id="acct_" + random_id(16))
+        # `_standin_id`: an id chosen by the caller (the /_standin/accounts control: demo data made offline).
+        super().__init__(id=_standin_id or "acct_" + random_id(16))
         self.type = type or "custom"
         self.country = country.upper()
         self.email = email

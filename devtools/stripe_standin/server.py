@@ -169,6 +169,29 @@ async def expire_onboarding_link(request: web.Request) -> web.Response:
     return _respond(link)
 
 
+async def adopt_account(request: web.Request) -> web.Response:
+    """Create an Express account under a chosen `id` (`email`, `country`), onboarded; idempotent.
+
+    For data made without Stripe (the demo's `seed_demo`): its accounts get
+    the ids the database already names, so transfers to them work here.
+    """
+    data = await _control_params(request)
+    account_id = data.get("id")
+    if not isinstance(account_id, str) or not account_id.startswith("acct_"):
+        raise bad_request("id must be an account id (acct_...)", param="id")
+    account = store.get("account:" + account_id)
+    if account is None:
+        account = Account(
+            type="express",
+            country=data.get("country") or "US",
+            email=data.get("email"),
+            capabilities={"transfers": {"requested": "true"}},
+            _standin_id=account_id,
+        )
+        account._complete_onboarding()
+    return _respond(account)
+
+
 async def enable_account(request: web.Request) -> web.Response:
     """Complete an account's onboarding without opening a link (seed data, tests)."""
     account = _retrieve(Account, request.match_info["id"], "account")
@@ -289,6 +312,7 @@ def _install() -> None:
     # A HEAD (link preview, prefetch) must not complete onboarding.
     router.add_get("/_standin/onboarding/{id}", open_onboarding_link, allow_head=False)
     router.add_post("/_standin/onboarding/{id}/expire", expire_onboarding_link)
+    router.add_post("/_standin/accounts", adopt_account)
     router.add_post("/_standin/accounts/{id}/enable", enable_account)
     router.add_post("/_standin/accounts/{id}/restrict", restrict_account)
     router.add_post("/_standin/disputes", open_dispute)

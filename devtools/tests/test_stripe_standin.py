@@ -463,3 +463,19 @@ def test_the_api_needs_a_key_but_the_test_controls_do_not(standin):
 
 def _route(path: str) -> str:
     return "/v1/transfers/{id}/reversals" if path.startswith("/v1/transfers/") else path
+
+
+def test_an_account_adopted_under_a_chosen_id_is_onboarded_and_takes_transfers(standin, client):
+    """Demo data names its accounts offline (seed_demo); the start command gives them to the stand-in."""
+    account_id = f"acct_demo_{uuid.uuid4().hex[:8]}"
+    status, adopted = _post(f"{standin}/_standin/accounts", {"id": account_id, "email": "demo@example.com"})
+    assert status == 200
+    assert (adopted["id"], adopted["payouts_enabled"], adopted["type"]) == (account_id, True, "express")
+    assert _post(f"{standin}/_standin/accounts", {"id": account_id})[1]["created"] == adopted["created"]  # idempotent
+    assert _post(f"{standin}/_standin/accounts", {"id": "not-an-account"})[0] == 400
+
+    charge = _paid_charge(client)
+    transfer = client.v1.transfers.create(
+        params={"amount": 1000, "currency": "eur", "destination": account_id, "source_transaction": charge}
+    )
+    assert transfer.destination == account_id
