@@ -70,6 +70,7 @@ from payments.models import (
     Payment,
     PaymentStatus,
     Refund,
+    RefundStatus,
     Transfer,
     TransferStatus,
 )
@@ -83,7 +84,13 @@ REVERSE_TRANSFER_TASK = "payments.tasks.reverse_transfer"
 SWEEP_BATCH = 200
 
 # Bookings whose money is the merchant's once the experience is over.
-TRANSFERABLE_BOOKING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.ATTENDED, BookingStatus.NO_SHOW)
+# A cancelled booking still earns its merchant what the cancellation policy kept (its net after the refund).
+TRANSFERABLE_BOOKING_STATUSES = (
+    BookingStatus.CONFIRMED,
+    BookingStatus.ATTENDED,
+    BookingStatus.NO_SHOW,
+    BookingStatus.CANCELLED,
+)
 # Stripe's dispute statuses once it is decided; "won" leaves the money with the merchant.
 DISPUTE_CLOSED_STATUSES = frozenset({"won", "lost", "warning_closed"})
 DISPUTE_KEEPS_MONEY = frozenset({"won", "warning_closed"})
@@ -136,7 +143,8 @@ def transfers_record_due(*, now: datetime | None = None, limit: int = SWEEP_BATC
             booking__slot__theme__merchant__connected_account__payouts_enabled=True,
         )
         .exclude(Exists(Transfer.objects.filter(booking_id=OuterRef("booking_id"))))
-        .exclude(Exists(Refund.objects.filter(payment_id=OuterRef("pk"))))
+        # The ledger has every recorded refund; one still on its way to Stripe could yet reverse a transfer.
+        .exclude(Exists(Refund.objects.filter(payment_id=OuterRef("pk"), status=RefundStatus.PENDING)))
         .exclude(Exists(_open_disputes(OuterRef("pk"))))
         .alias(net=Coalesce(net, 0))
         # A payment from before the ledger has no entries yet: its charge is recorded when claimed.
@@ -164,7 +172,7 @@ def _record_transfer(*, payment: Payment, now: datetime) -> Transfer | None:
     booking = payment.booking
     if Transfer.objects.filter(booking_id=booking.pk).exists():
         return None  # recorded by a sweep that committed after our query
-    if payment.refunds.exists() or _open_disputes(payment.pk).exists():
+    if payment.refunds.filter(status=RefundStatus.PENDING).exists() or _open_disputes(payment.pk).exists():
         return None
     ledger_record_charge(payment=payment, now=now)  # no-op unless the payment predates the ledger
     net = booking_net(booking_id=booking.pk)
@@ -201,8 +209,8 @@ def _why_not_send(payment: Payment, transfer: Transfer) -> str:
     """Why the booking's money must not go to the merchant ("" when it may). Caller holds the payment lock."""
     if payment.status != PaymentStatus.SUCCEEDED:
         return f"the payment is {payment.status}"
-    if payment.refunds.exists():
-        return "the booking was refunded"
+    if payment.refunds.filter(status=RefundStatus.PENDING).exists():
+        return "a refund of the booking is on its way"
     if _open_disputes(payment.pk).exists():
         return "the payment is disputed"
     net = booking_net(booking_id=payment.booking_id)
@@ -213,11 +221,17 @@ def _why_not_send(payment: Payment, transfer: Transfer) -> str:
 
 def _money_must_come_back(payment: Payment) -> str:
     """Why a paid transfer must be reversed ("" when it stays). Caller holds the payment lock."""
-    if payment.refunds.exists():
-        return "refund"
+    if booking_net(booking_id=payment.booking_id) < transfer_amount_of(payment):
+        return "refund"  # money went back to the customer after the transfer: the merchant returns it
     if _open_disputes(payment.pk).exists():
         return "dispute"
     return ""
+
+
+def transfer_amount_of(payment: Payment) -> int:
+    """What was transferred for the payment's booking (0 when nothing was)."""
+    transfer = Transfer.objects.filter(booking_id=payment.booking_id).only("amount").first()
+    return transfer.amount if transfer is not None else 0
 
 
 def transfer_process(*, transfer_id: int, now: datetime | None = None) -> Transfer | None:
@@ -439,9 +453,11 @@ def transfer_clear_for_refund(*, booking_id: int) -> str:
     after if it lands) and StripeUnavailable when the reversal cannot reach
     Stripe: the refund task retries with the same keys.
     """
-    transfer = Transfer.objects.filter(booking_id=booking_id).only("pk", "status").first()
+    transfer = Transfer.objects.filter(booking_id=booking_id).only("pk", "status", "amount").first()
     if transfer is None or transfer.status in (TransferStatus.FAILED, TransferStatus.REVERSED):
         return ""
+    if transfer.status == TransferStatus.PAID and transfer.amount <= booking_net(booking_id=booking_id):
+        return ""  # the transfer was already net of this refund (recorded before it was made)
     if transfer.status == TransferStatus.PENDING:
         raise TransferInFlight(f"transfer {transfer.pk} of booking {booking_id} is pending; the refund waits for it")
     reversed_transfer = transfer_reversal_process(transfer_id=transfer.pk, reason="refund")

@@ -76,6 +76,7 @@ def test_sweep_transfers_the_net_of_due_paid_bookings_only(fake_stripe, django_c
     attended = due_booking(merchant, status=BookingStatus.ATTENDED)
     no_show = due_booking(merchant, status=BookingStatus.NO_SHOW)
     too_recent = due_booking(merchant, ended_hours_ago=2)
+    # Cancelled without a refund (a 0 % cancellation policy): the merchant keeps, and is paid, the money.
     cancelled = due_booking(merchant, status=BookingStatus.CANCELLED)
     processing = due_booking(merchant)
     processing.status = PaymentStatus.PROCESSING
@@ -83,10 +84,10 @@ def test_sweep_transfers_the_net_of_due_paid_bookings_only(fake_stripe, django_c
     other_without_account = due_booking()
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert transfers.transfers_record_due() == 3
+        assert transfers.transfers_record_due() == 4
 
     rows = {t.booking_id: t for t in Transfer.objects.all()}
-    assert set(rows) == {due.booking_id, attended.booking_id, no_show.booking_id}
+    assert set(rows) == {due.booking_id, attended.booking_id, no_show.booking_id, cancelled.booking_id}
     transfer = rows[due.booking_id]
     assert (transfer.status, transfer.amount, transfer.currency, transfer.account_id) == (
         TransferStatus.PAID,
@@ -108,12 +109,12 @@ def test_sweep_transfers_the_net_of_due_paid_bookings_only(fake_stripe, django_c
         "metadata[transfer_id]": str(transfer.pk),
     }
     assert LedgerEntry.objects.get(key=f"transfer:{transfer.pk}").amount == -4500
-    assert owed(merchant) == 3 * 4500  # the three bookings not transferred (too recent, cancelled, processing)
-    for untouched in (too_recent, cancelled, processing, other_without_account):
+    assert owed(merchant) == 2 * 4500  # the two bookings not transferred (too recent, processing)
+    for untouched in (too_recent, processing, other_without_account):
         assert not Transfer.objects.filter(booking_id=untouched.booking_id).exists()
 
     assert transfers.transfers_record_due() == 0  # a second run finds nothing left
-    assert len(fake_stripe.transfer_creates()) == 3
+    assert len(fake_stripe.transfer_creates()) == 4
 
 
 def test_a_booking_whose_fee_takes_everything_is_not_transferred(fake_stripe):
@@ -196,7 +197,7 @@ def test_a_refund_recorded_after_the_sweep_stops_the_pending_transfer(fake_strip
 
     transfer.refresh_from_db()
     assert transfer.status == TransferStatus.FAILED
-    assert "refunded" in transfer.last_error
+    assert "refund of the booking is on its way" in transfer.last_error
     assert fake_stripe.transfer_creates() == []
     assert not LedgerEntry.objects.filter(key=f"transfer:{transfer.pk}").exists()
 
@@ -413,3 +414,24 @@ def test_transfer_webhook_for_someone_elses_transfer_is_ignored(fake_stripe):
         params={"amount": 100, "currency": "usd", "destination": "acct_other"}
     )
     assert transfers.transfer_apply_event(transfer={"id": stripe_transfer.id}) == "ignored"
+
+
+def test_a_partly_refunded_cancellation_transfers_what_the_merchant_kept(
+    fake_stripe, django_capture_on_commit_callbacks
+):
+    """A 50 % cancellation: the customer got 2500 back, the merchant is paid the rest of its net (2250)."""
+    account = ConnectedAccountFactory()
+    payment = due_booking(account.merchant, status=BookingStatus.CANCELLED)  # 5000 paid, fee 500
+    with transaction.atomic():
+        refund = services.payment_refund_for_booking(
+            booking_id=payment.booking_id, reason="customer_cancel", amount=2500
+        )
+    assert transfers.transfers_record_due() == 0  # the refund is still on its way to Stripe
+    Refund.objects.filter(pk=refund.pk).update(status=RefundStatus.SUCCEEDED)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert transfers.transfers_record_due() == 1
+
+    transfer = Transfer.objects.get(booking_id=payment.booking_id)
+    assert (transfer.status, transfer.amount) == (TransferStatus.PAID, 2250)
+    assert owed(account.merchant) == 0
