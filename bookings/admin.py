@@ -17,6 +17,7 @@ from bookwise.admin_tools import (
     users_named,
 )
 from bookwise.money import format_money
+from bookwise.templatetags.portal import tickets_words
 from catalog.models import Slot, Theme
 
 
@@ -61,8 +62,12 @@ class BookingAdmin(ServiceOwnedAdminMixin, admin.ModelAdmin):
         "slot",
         "customer",
         "party_size",
+        "tickets_display",
         "status",
         "total",
+        "discount_display",
+        "refunded_display",
+        "ics_sequence",
         "payment_link",
         "refund_links",
         "expires_at",
@@ -87,6 +92,18 @@ class BookingAdmin(ServiceOwnedAdminMixin, admin.ModelAdmin):
     @admin.display(description="Amount", ordering="amount")
     def total(self, booking: Booking) -> str:
         return format_money(booking.amount, booking.currency)
+
+    @admin.display(description="Tickets")
+    def tickets_display(self, booking: Booking) -> str:
+        return tickets_words(booking.tickets, booking.slot.theme.price_tiers) or "-"
+
+    @admin.display(description="Discount")
+    def discount_display(self, booking: Booking) -> str:
+        return format_money(booking.discount, booking.currency)
+
+    @admin.display(description="Refunded", ordering="refunded_amount")
+    def refunded_display(self, booking: Booking) -> str:
+        return format_money(booking.refunded_amount, booking.currency)
 
     @admin.display(description="Payment")
     def payment_link(self, booking: Booking) -> str:

@@ -1,4 +1,4 @@
-"""Bookings API: join a slot, my bookings, cancel, participants, attendance."""
+"""Bookings API: join a slot, my bookings, cancel, reschedule, participants, attendance."""
 
 from __future__ import annotations
 
@@ -18,13 +18,21 @@ from bookings.models import Booking, BookingStatus
 from bookings.throttles import JoinThrottle
 from bookwise.openapi import ErrorSerializer
 from bookwise.pagination import DefaultPagination, NewestFirstCursorPagination
-from catalog.limits import MAX_PARTY
+from catalog.limits import MAX_PARTY, MAX_PRICE_TIERS
 from catalog.models import Slot
-from checkout.services import booking_cancel_and_refund
+from checkout.services import booking_cancel_and_refund, booking_reschedule
 from merchants.permissions import serving_kept_bookings_q, user_serves_kept_bookings
 
 
+class TicketSerializer(serializers.Serializer):
+    """Tickets of one tier in a join: `{"tier": "adult", "quantity": 2}` (bookings.pricing validates them)."""
+
+    tier = serializers.CharField(max_length=20, help_text="A code of the theme's price_tiers.")
+    quantity = serializers.IntegerField(min_value=0, max_value=MAX_PARTY)
+
+
 class BookingOutSerializer(serializers.ModelSerializer):
+    tickets = TicketSerializer(many=True, read_only=True)
     theme = serializers.IntegerField(source="slot.theme_id", read_only=True)
     theme_title = serializers.CharField(source="slot.theme.title", read_only=True)
     starts_at = serializers.DateTimeField(source="slot.starts_at", read_only=True)
@@ -43,12 +51,27 @@ class BookingOutSerializer(serializers.ModelSerializer):
             "currency",
             "expires_at",
             "created_at",
+            "tickets",
+            "discount",
+            "refunded_amount",
         ]
         read_only_fields = fields
 
 
 class JoinSerializer(serializers.Serializer):
-    party_size = serializers.IntegerField(min_value=1, max_value=MAX_PARTY, required=False, default=1)
+    party_size = serializers.IntegerField(
+        min_value=1, max_value=MAX_PARTY, required=False, help_text="Default 1. Themes with price_tiers: send tickets."
+    )
+    tickets = serializers.ListField(
+        child=TicketSerializer(),
+        max_length=MAX_PRICE_TIERS,
+        required=False,
+        help_text="Themes with price_tiers only: the party by tier; party_size is their sum.",
+    )
+
+
+class RescheduleSerializer(serializers.Serializer):
+    slot = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="Another open slot of the same theme.")
 
 
 class CustomerSerializer(serializers.Serializer):
@@ -111,7 +134,10 @@ class SlotJoinView(GenericAPIView):
         data = JoinSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         booking = services.booking_join(
-            slot_id=slot.pk, customer=request.user, party_size=data.validated_data["party_size"]
+            slot_id=slot.pk,
+            customer=request.user,
+            party_size=data.validated_data.get("party_size"),
+            tickets=data.validated_data.get("tickets"),
         )
         return Response(BookingOutSerializer(booking).data, status=status.HTTP_201_CREATED)
 
@@ -159,6 +185,23 @@ class BookingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def cancel(self, request: Request, pk=None) -> Response:
         booking = self.get_object()
         booking = booking_cancel_and_refund(booking_id=booking.pk, by=request.user).booking
+        booking = selectors.booking_visible_to(user=request.user).get(pk=booking.pk)
+        return Response(BookingOutSerializer(booking).data)
+
+    @extend_schema(
+        request=RescheduleSerializer,
+        responses={200: BookingOutSerializer, 400: None, 403: None, 404: None, 409: ErrorSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def reschedule(self, request: Request, pk=None) -> Response:
+        """Move the booking to another open time of its theme (API.md "Reschedule"); its customer only."""
+        booking = self.get_object()
+        if booking.customer_id != request.user.pk:
+            raise PermissionDenied("Only the customer who booked may change its time.")
+        data = RescheduleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        slot = get_object_or_404(catalog_selectors.slot_visible_to(user=request.user), pk=data.validated_data["slot"])
+        booking_reschedule(booking_id=booking.pk, slot_id=slot.pk, by=request.user)
         booking = selectors.booking_visible_to(user=request.user).get(pk=booking.pk)
         return Response(BookingOutSerializer(booking).data)
 

@@ -24,6 +24,7 @@ class CalendarEvent:
     location: str = ""
     description: str = ""
     url: str = ""
+    sequence: int = 0  # RFC 5545 3.8.7.4: one more at each change (a rescheduled booking)
 
 
 def escape_text(value: str) -> str:
@@ -67,6 +68,7 @@ def calendar(events: list[CalendarEvent], *, stamp: datetime, method: str = "PUB
         lines += [
             "BEGIN:VEVENT",
             f"UID:{event.uid}",
+            f"SEQUENCE:{event.sequence}",
             f"DTSTAMP:{format_utc(stamp)}",
             f"DTSTART:{format_utc(event.starts_at)}",
             f"DTEND:{format_utc(event.ends_at)}",

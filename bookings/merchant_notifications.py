@@ -37,7 +37,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bookings.models import (
+    CANCEL_REASON_MINIMUM_NOT_REACHED,
     CANCEL_REASON_SLOT_CANCELLED,
+    SETTLED_HOLDING_STATUSES,
     Booking,
     MerchantBookingEvent,
     MerchantBookingNotice,
@@ -72,7 +74,9 @@ def merchant_notice_record(*, booking_id: int, event: str, by=None, reason: str 
     if row is None or row["slot__theme__merchant__booking_emails"] == BookingEmails.OFF:
         return None
     if event == MerchantBookingEvent.CANCELLED and (
-        reason == CANCEL_REASON_SLOT_CANCELLED or getattr(by, "pk", None) == row["slot__theme__merchant__owner_id"]
+        # The merchant's own cancels, and a slot below its minimum (one email for the slot, checkout.notifications).
+        reason in (CANCEL_REASON_SLOT_CANCELLED, CANCEL_REASON_MINIMUM_NOT_REACHED)
+        or getattr(by, "pk", None) == row["slot__theme__merchant__owner_id"]
     ):
         return None
     if MerchantBookingNotice.objects.filter(booking_id=booking_id, event=event).exists():
@@ -160,6 +164,45 @@ def send_booking_notice_email(*, notice_id: int, now: datetime | None = None) ->
         notice.sent_at = now or timezone.now()
         notice.save(update_fields=["sent_at"])
     return sent
+
+
+def send_booking_rescheduled_email(*, booking_id: int, sequence: int, from_slot_id: int, refund: int = 0) -> bool:
+    """Tell the merchant a customer moved a confirmed booking (checkout.services.booking_reschedule).
+
+    Sent at once whatever the merchant's `booking_emails` choice, except ``off``
+    (the hourly digest lists new bookings and cancellations; a move changes
+    who comes when). One email per move (keyed by the booking's ics_sequence);
+    nothing when the booking moved again or was cancelled since. `refund`: the
+    price difference refunded by the move, in minor units.
+    """
+    booking = (
+        Booking.objects.select_related("customer", "slot__theme__merchant__owner")
+        .filter(pk=booking_id, ics_sequence=sequence)
+        .first()
+    )
+    from_slot = Slot.objects.filter(pk=from_slot_id).first()
+    if booking is None or from_slot is None or booking.status not in SETTLED_HOLDING_STATUSES:
+        return False
+    merchant = booking.slot.theme.merchant
+    if merchant.status != MerchantStatus.APPROVED or merchant.booking_emails == BookingEmails.OFF:
+        return False
+    slot = booking.slot
+    return send_email_once(
+        kind=EmailKind.MERCHANT_BOOKING,
+        key=f"{booking.pk}:rescheduled:{sequence}",
+        to=merchant.owner.email,
+        template="merchant_booking_rescheduled",
+        context={
+            **_merchant_context(merchant),
+            "booking": booking,
+            "theme": slot.theme,
+            "customer_name": booking.customer.full_name or booking.customer.email,
+            "when": local_time_range(slot.starts_at, slot.ends_at, merchant.timezone),
+            "from_when": local_time_range(from_slot.starts_at, from_slot.ends_at, merchant.timezone),
+            "refund": refund,
+            "participants_url": absolute_url(reverse("merchant:slot-participants", args=[slot.pk])),
+        },
+    )
 
 
 # --- The hourly digest --------------------------------------------------------------------------

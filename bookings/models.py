@@ -32,6 +32,9 @@ SETTLED_HOLDING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.ATTENDED, Boo
 CANCEL_REASON_SLOT_CANCELLED = "slot cancelled by the merchant"
 # The audit reason of the cancels made when an admin suspends a merchant and cancels its bookings.
 CANCEL_REASON_MERCHANT_SUSPENDED = "the merchant was suspended"
+# The audit reason of the cancels made when a slot did not reach its theme's minimum players by the deadline
+# (checkout.services.slots_cancel_below_minimum); the cancellation email reads it.
+CANCEL_REASON_MINIMUM_NOT_REACHED = "minimum not reached"
 
 
 class Booking(TimeStampedModel):
@@ -39,7 +42,15 @@ class Booking(TimeStampedModel):
     customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bookings")
     party_size = models.PositiveSmallIntegerField()
     status = models.CharField(max_length=20, choices=BookingStatus.choices, default=BookingStatus.PENDING_PAYMENT)
-    amount = models.PositiveBigIntegerField(help_text="Total in minor units: theme price x party size.")
+    amount = models.PositiveBigIntegerField(
+        help_text="What the customer pays, in minor units, after any discount (bookings/pricing.py)."
+    )
+    tickets = models.JSONField(default=list, blank=True, help_text='As joined: [{"tier": "adult", "quantity": 2}].')
+    discount = models.PositiveBigIntegerField(default=0, help_text="Minor units taken off the price (promo codes).")
+    refunded_amount = models.PositiveBigIntegerField(default=0, help_text="Minor units refunded so far.")
+    ics_sequence = models.PositiveSmallIntegerField(
+        default=0, help_text="The calendar invitation's SEQUENCE: one more at each reschedule."
+    )
     currency = models.CharField(max_length=3)
     expires_at = models.DateTimeField(null=True, blank=True, help_text="When an unpaid hold releases its seats.")
     confirmed_at = models.DateTimeField(null=True, blank=True)

@@ -20,6 +20,7 @@ from bookings.models import SETTLED_HOLDING_STATUSES, Booking
 from bookings.policy import booking_cancellation_policy
 from bookwise.emails import Attachment, absolute_url, local_time_range, send_email_once
 from bookwise.models import EmailKind
+from catalog.models import SlotStatus
 
 
 def booking_for_email(booking_id: int) -> Booking | None:
@@ -44,7 +45,12 @@ def booking_email_context(booking: Booking) -> dict[str, Any]:
 
 
 def booking_ics(booking: Booking, *, stamp: datetime | None = None) -> str:
-    """The booking's slot as an iCalendar event (UID `booking-<id>@bookwise`)."""
+    """The booking's slot as an iCalendar event (UID `booking-<id>@bookwise`, SEQUENCE = `ics_sequence`).
+
+    A rescheduled booking (ics_sequence > 0) is sent as METHOD:REQUEST with the
+    same UID and the higher SEQUENCE, so calendars move the event they hold
+    instead of adding a second one.
+    """
     slot = booking.slot
     theme = slot.theme
     merchant = theme.merchant
@@ -60,8 +66,10 @@ def booking_ics(booking: Booking, *, stamp: datetime | None = None) -> str:
             f"Your bookings: {absolute_url(reverse('portal:my-bookings'))}"
         ),
         url=absolute_url(reverse("portal:theme-detail", args=[theme.pk])),
+        sequence=booking.ics_sequence,
     )
-    return calendar([event], stamp=stamp or timezone.now())
+    method = "REQUEST" if booking.ics_sequence else "PUBLISH"
+    return calendar([event], stamp=stamp or timezone.now(), method=method)
 
 
 def send_booking_confirmed_email(*, booking_id: int) -> bool:
@@ -71,13 +79,37 @@ def send_booking_confirmed_email(*, booking_id: int) -> bool:
         return False
     return send_email_once(
         kind=EmailKind.BOOKING_CONFIRMED,
-        key=booking.pk,
+        # Once per booking, and once more after each reschedule (the new time, the new .ics).
+        key=f"{booking.pk}-{booking.ics_sequence}" if booking.ics_sequence else booking.pk,
         to=booking.customer.email,
         template="booking_confirmed",
         # The policy as it stood when the booking was confirmed: "Free cancellation until ..." or no refund.
         context={
             **booking_email_context(booking),
             "cancellation_policy": booking_cancellation_policy(booking, now=booking.confirmed_at or timezone.now()),
+            "rescheduled": booking.ics_sequence > 0,
         },
         attachments=[Attachment(f"booking-{booking.pk}.ics", booking_ics(booking), "text/calendar")],
+    )
+
+
+def send_slot_guaranteed_email(*, booking_id: int) -> bool:
+    """To the customer: their slot reached its theme's minimum players and will run (bookings.services).
+
+    Nothing when the booking no longer holds seats or the slot was cancelled since.
+    """
+    booking = booking_for_email(booking_id)
+    if (
+        booking is None
+        or booking.status not in SETTLED_HOLDING_STATUSES
+        or booking.slot.status != SlotStatus.OPEN
+        or booking.slot.guaranteed_at is None
+    ):
+        return False
+    return send_email_once(
+        kind=EmailKind.SLOT_GUARANTEED,
+        key=booking.pk,
+        to=booking.customer.email,
+        template="slot_guaranteed",
+        context=booking_email_context(booking),
     )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Case, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.permissions import user_is_platform_admin
 from bookings.models import SETTLED_HOLDING_STATUSES, Booking, BookingStatus
+from catalog.models import BookingMode
 from merchants.permissions import managed_by_owner_q
 
 
@@ -33,23 +34,45 @@ def booking_effective_status(booking: Booking, *, now: datetime | None = None) -
     return booking.status
 
 
+def _private_slot_capacity() -> Max:
+    """Over a slot's holding bookings: the slot's capacity when its theme is private, else 0.
+
+    A private theme's first holding booking takes the whole slot, so its seats
+    taken are the capacity (or the party, if larger: a capacity lowered below it).
+    """
+    return Max(
+        Case(
+            When(slot__theme__booking_mode=BookingMode.PRIVATE, then=F("slot__capacity")),
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+    )
+
+
 def seats_taken(*, slot_id: int, now: datetime | None = None, exclude_booking_id: int | None = None) -> int:
-    """Seats held on a slot. Under the slot row lock this is the number a join may trust."""
+    """Seats held on a slot; a private slot with any holding booking is full.
+
+    Under the slot row lock this is the number a join may trust.
+    """
     now = now or timezone.now()
     qs = Booking.objects.filter(holding_q(now), slot_id=slot_id)
     if exclude_booking_id is not None:
         qs = qs.exclude(pk=exclude_booking_id)
-    taken: int = qs.aggregate(n=Coalesce(Sum("party_size"), 0))["n"]
+    counts = qs.aggregate(n=Coalesce(Sum("party_size"), 0), whole=Coalesce(_private_slot_capacity(), 0))
+    taken: int = max(counts["n"], counts["whole"])
     return taken
 
 
 def seats_taken_subquery(now: datetime, slot_ref: str = "pk") -> Coalesce:
-    """Correlated subquery: seats held on the slot `slot_ref` points at (one index scan per slot)."""
+    """Correlated subquery: seats held on the slot `slot_ref` points at (one index scan per slot).
+
+    A private slot with any holding booking counts as full (`seats_taken`).
+    """
     taken = (
         Booking.objects.filter(holding_q(now), slot_id=OuterRef(slot_ref))
         .order_by()
         .values("slot_id")
-        .annotate(n=Sum("party_size"))
+        .annotate(n=Greatest(Sum("party_size"), _private_slot_capacity()))
         .values("n")
     )
     return Coalesce(Subquery(taken, output_field=IntegerField()), Value(0))

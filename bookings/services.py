@@ -27,22 +27,29 @@ from accounts.models import User
 from bookings.merchant_notifications import merchant_notice_record
 from bookings.models import (
     SEAT_HOLDING_STATUSES,
+    SETTLED_HOLDING_STATUSES,
     Booking,
     BookingStatus,
     BookingStatusChange,
     MerchantBookingEvent,
 )
-from bookings.policy import refund_deadline
+from bookings.policy import effective_policy, refund_amount, refund_percent_at, tier_deadline
+from bookings.pricing import Ticket, booking_price, is_private
 from bookings.selectors import customer_free_upcoming_count, customer_unpaid_hold_count, seats_taken
 from bookwise import outbox
 from bookwise.errors import DomainError, InvalidInput
+from bookwise.money import format_money
 from bookwise.transactions import require_atomic
+from catalog.minimum import has_minimum, minimum_closes_joins, minimum_deadline
 from catalog.models import Slot, SlotStatus
 from catalog.selectors import theme_is_bookable
+from catalog.services import slot_price_validate
 from merchants.permissions import user_manages
 
 # Dispatched by name through bookwise.outbox: a services module imports no tasks module.
 SEND_CONFIRMED_TASK = "bookings.tasks.send_booking_confirmed"
+SEND_RESCHEDULED_NOTICE_TASK = "bookings.tasks.send_merchant_reschedule_notice"
+SEND_GUARANTEED_TASK = "bookings.tasks.send_slot_guaranteed"
 
 # Every legal move. Anything else is refused by `_transition`.
 ALLOWED_TRANSITIONS: dict[str, set[str]] = {
@@ -91,6 +98,8 @@ def _slot_closed_reason(slot: Slot, now: datetime) -> str | None:
         return "This slot has already started."
     if not theme_is_bookable(theme=theme):
         return "This theme is not bookable."
+    if minimum_closes_joins(slot=slot, theme=theme, now=now):
+        return f"This slot did not reach its minimum of {theme.min_players} players in time and will not run."
     return None
 
 
@@ -99,13 +108,23 @@ def hold_expiry(*, starts_at: datetime, now: datetime) -> datetime:
     return min(now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES), starts_at)
 
 
-def booking_join(*, slot_id: int, customer: User, party_size: int = 1, now: datetime | None = None) -> Booking:
-    """Hold `party_size` seats on a slot for a customer.
+def booking_join(
+    *,
+    slot_id: int,
+    customer: User,
+    party_size: int | None = None,
+    tickets: list[Ticket] | None = None,
+    now: datetime | None = None,
+) -> Booking:
+    """Hold seats on a slot for a customer's party: `party_size` (default 1), or `tickets` on a tiered theme.
 
-    A paid theme gives a `pending_payment` hold for BOOKING_HOLD_MINUTES, cut
-    short at the slot's start (`hold_expiry`); a free theme confirms at once.
-    Raises DomainError slot_full / already_booked / slot_closed /
-    too_many_holds, InvalidInput for a party size out of range.
+    The price is bookings.pricing's `booking_price`. A paid booking gives a
+    `pending_payment` hold for BOOKING_HOLD_MINUTES, cut short at the slot's
+    start (`hold_expiry`); one that costs nothing confirms at once. On a
+    private theme the first seat-holding booking takes the whole slot: any
+    other holding booking means `slot_full`, counted under the same slot lock
+    as the seats. Raises DomainError slot_full / already_booked / slot_closed /
+    too_many_holds, InvalidInput invalid_party_size / invalid_tickets.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -127,12 +146,7 @@ def booking_join(*, slot_id: int, customer: User, party_size: int = 1, now: date
         closed = _slot_closed_reason(slot, now)
         if closed:
             raise DomainError("slot_closed", closed)
-        if not theme.min_party <= party_size <= theme.max_party:
-            raise InvalidInput(
-                "invalid_party_size",
-                f"Party size must be between {theme.min_party} and {theme.max_party}.",
-                field="party_size",
-            )
+        price = booking_price(slot=slot, party_size=party_size, tickets=tickets)
 
         existing = (
             Booking.objects.select_for_update()
@@ -146,7 +160,7 @@ def booking_join(*, slot_id: int, customer: User, party_size: int = 1, now: date
             else:
                 raise DomainError("already_booked", "You already have a booking on this slot.")
 
-        is_free = theme.price == 0
+        is_free = price.amount == 0
         # Both caps are counted under the customer row lock taken above, so parallel
         # joins of one customer (API, portal, several slots) cannot pass them together.
         if not is_free and customer_unpaid_hold_count(customer_id=customer.pk, now=now) >= (
@@ -167,8 +181,12 @@ def booking_join(*, slot_id: int, customer: User, party_size: int = 1, now: date
                 "cancel one you will not use first.",
             )
 
-        left = slot.capacity - seats_taken(slot_id=slot.pk, now=now)
-        if party_size > left:
+        # seats_taken counts a private slot with a holding booking as full (bookings.selectors).
+        taken = seats_taken(slot_id=slot.pk, now=now)
+        if is_private(theme) and taken > 0:
+            raise DomainError("slot_full", "This slot is already booked privately by another group.")
+        left = slot.capacity - taken
+        if price.party_size > left:
             raise DomainError("slot_full", f"Only {max(left, 0)} seats are left on this slot.")
 
         try:
@@ -176,9 +194,10 @@ def booking_join(*, slot_id: int, customer: User, party_size: int = 1, now: date
                 booking = Booking.objects.create(
                     slot=slot,
                     customer_id=customer.pk,
-                    party_size=party_size,
+                    party_size=price.party_size,
                     status=BookingStatus.CONFIRMED if is_free else BookingStatus.PENDING_PAYMENT,
-                    amount=theme.price * party_size,
+                    amount=price.amount,
+                    tickets=price.tickets,
                     currency=theme.currency,
                     expires_at=None if is_free else hold_expiry(starts_at=slot.starts_at, now=now),
                     confirmed_at=now if is_free else None,
@@ -191,6 +210,7 @@ def booking_join(*, slot_id: int, customer: User, party_size: int = 1, now: date
         )
         if is_free:
             _notify_confirmed(booking.pk)
+            slot_stamp_guaranteed(slot=slot, now=now)
     return booking
 
 
@@ -206,35 +226,49 @@ def _acts_for_merchant(booking: Booking, by: User | None) -> bool:
     return by is not None and user_manages(by, booking.slot.theme.merchant)
 
 
-def _customer_refund_deadline(booking: Booking) -> datetime:
-    return refund_deadline(starts_at=booking.slot.starts_at, cutoff_hours=booking.slot.theme.cancellation_cutoff_hours)
+def booking_refundable_paid(booking: Booking) -> int:
+    """What a refund of this booking is a share of: what its customer paid and still has not had back.
+
+    `amount` is the price now (a move to a cheaper time lowers it by the
+    difference it refunds, `booking_reschedule`), so it is that; payments caps
+    the refund at what is left of the payment too.
+    """
+    return int(booking.amount)
 
 
 @dataclass(frozen=True)
 class CancelTerms:
     """Whether `by` may cancel a booking now, and what happens to the money.
 
-    `refund` is True when a paid (confirmed, non-free) booking would be refunded
-    in full. `reason` explains a refusal; `refund_deadline` is when a customer's
-    paid booking stops being cancellable.
+    `refund` is True when a paid (confirmed, non-free) booking would be
+    refunded: `refund_amount` minor units, `refund_percent` % of what was paid
+    (bookings.policy). `reason` explains a refusal; `refund_deadline` is when
+    the customer's current refund ends (the last tier's, once past it).
     """
 
     allowed: bool
     refund: bool = False
     reason: str = ""
     refund_deadline: datetime | None = None
+    refund_amount: int = 0
+    refund_percent: int = 0
 
 
-def booking_cancel_terms(*, booking: Booking, by: User | None, now: datetime | None = None) -> CancelTerms:
+def booking_cancel_terms(
+    *, booking: Booking, by: User | None, now: datetime | None = None, automatic: bool = False
+) -> CancelTerms:
     """The cancellation rule, shared by `booking_cancel` and the pages that explain it beforehand.
 
-    Customers may cancel a paid booking up to the theme's cutoff before the
-    start (full refund), an unpaid or free one until the start; merchants (and
-    admins) may cancel until the slot ends, always with a full refund. Needs
+    Customers cancel a paid booking under the theme's policy (bookings.policy:
+    the percent of the first tier still ahead, the deadline itself included;
+    past every tier only if some tier gives 0 %, and never once the slot has
+    started), an unpaid or free one until the start; merchants (and admins)
+    may cancel until the slot ends, always with a full refund; so may the
+    platform itself (`automatic`: a slot below its minimum players). Needs
     `booking.slot.theme.merchant` (loaded or loadable).
     """
     now = now or timezone.now()
-    merchant_side = _acts_for_merchant(booking, by)
+    merchant_side = automatic or _acts_for_merchant(booking, by)
     if _hold_ran_out(booking, now):
         return CancelTerms(allowed=False, reason="This hold has already expired.")
     if booking.status not in (BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED):
@@ -245,17 +279,28 @@ def booking_cancel_terms(*, booking: Booking, by: User | None, now: datetime | N
     if merchant_side:
         if booking.slot.ends_at <= now:
             return CancelTerms(allowed=False, reason="This slot has already ended.")
-        return CancelTerms(allowed=True, refund=paid)
+        if not paid:
+            return CancelTerms(allowed=True)
+        full = refund_amount(paid=booking_refundable_paid(booking), percent=100)
+        return CancelTerms(allowed=True, refund=full > 0, refund_amount=full, refund_percent=100)
     if paid:
-        deadline = _customer_refund_deadline(booking)
-        if now > deadline:
+        starts_at = booking.slot.starts_at
+        tiers = effective_policy(booking.slot.theme)
+        percent = refund_percent_at(tiers, starts_at=starts_at, now=now)
+        ahead = [t for t in tiers if now <= tier_deadline(t, starts_at=starts_at)]
+        deadline = tier_deadline(ahead[0] if ahead else tiers[-1], starts_at=starts_at)
+        if percent is None:
             return CancelTerms(
                 allowed=False,
-                reason=f"Paid bookings can be cancelled up to {booking.slot.theme.cancellation_cutoff_hours} hours "
-                "before the start.",
+                reason=f"Paid bookings can be cancelled up to {tiers[-1].hours_before} hours before the start.",
                 refund_deadline=deadline,
             )
-        return CancelTerms(allowed=True, refund=True, refund_deadline=deadline)
+        if starts_at <= now:
+            return CancelTerms(allowed=False, reason="This slot has already started.", refund_deadline=deadline)
+        amount = refund_amount(paid=booking_refundable_paid(booking), percent=percent)
+        return CancelTerms(
+            allowed=True, refund=amount > 0, refund_deadline=deadline, refund_amount=amount, refund_percent=percent
+        )
     if booking.slot.starts_at <= now:
         return CancelTerms(allowed=False, reason="This slot has already started.")
     return CancelTerms(allowed=True)
@@ -263,19 +308,29 @@ def booking_cancel_terms(*, booking: Booking, by: User | None, now: datetime | N
 
 @dataclass(frozen=True)
 class Cancellation:
-    """A cancel just made under the booking row lock: the booking, and on whose side it was made."""
+    """A cancel just made under the booking row lock: the booking, on whose side, and the refund it decided.
+
+    `refund_amount`: for a confirmed paid booking, the policy's refund in minor
+    units (0: nothing back, record no refund); None for a booking that was not
+    paid, whose payment, should one land or have landed, is refunded in full.
+    """
 
     booking: Booking
     by_merchant: bool  # the slot's merchant or an admin cancelled (merchant rules), not the customer
+    refund_amount: int | None = None
+    refund_percent: int = 100
 
 
-def booking_cancel(*, booking_id: int, by: User | None, reason: str = "", now: datetime | None = None) -> Cancellation:
+def booking_cancel(
+    *, booking_id: int, by: User | None, reason: str = "", now: datetime | None = None, automatic: bool = False
+) -> Cancellation:
     """Cancel a booking and free its seats: the booking's half of checkout.services.booking_cancel_and_refund.
 
     The rule is `booking_cancel_terms`, applied under the booking row lock
     taken here. Runs inside the caller's transaction, which records the refund
     of a paid booking and queues the emails before it commits. Caller has
-    already checked that `by` may see the booking.
+    already checked that `by` may see the booking; `automatic` (no user: the
+    platform cancels a slot below its minimum players) applies merchant rules.
     """
     require_atomic()
     now = now or timezone.now()
@@ -284,12 +339,33 @@ def booking_cancel(*, booking_id: int, by: User | None, reason: str = "", now: d
         .select_related("slot", "slot__theme", "slot__theme__merchant")
         .get(pk=booking_id)
     )
-    terms = booking_cancel_terms(booking=booking, by=by, now=now)
+    terms = booking_cancel_terms(booking=booking, by=by, now=now, automatic=automatic)
     if not terms.allowed:
         raise DomainError("not_cancellable", terms.reason)
-    by_merchant = _acts_for_merchant(booking, by)
+    by_merchant = automatic or _acts_for_merchant(booking, by)
+    was_paid = booking.status == BookingStatus.CONFIRMED and booking.amount > 0
     _transition(booking, BookingStatus.CANCELLED, by=by, reason=reason or "cancelled", now=now)
-    return Cancellation(booking=booking, by_merchant=by_merchant)
+    if not was_paid:
+        return Cancellation(booking=booking, by_merchant=by_merchant)
+    return Cancellation(
+        booking=booking,
+        by_merchant=by_merchant,
+        refund_amount=terms.refund_amount,
+        refund_percent=terms.refund_percent,
+    )
+
+
+def booking_set_refunded(*, booking: Booking, refunded_amount: int) -> None:
+    """Store the sum of the booking's recorded refunds (payments), in the transaction that recorded one.
+
+    Set, not added to: a refund found already recorded (deterministic keys)
+    is never counted twice. Caller holds the booking row lock.
+    """
+    require_atomic()
+    if booking.refunded_amount == refunded_amount:
+        return
+    booking.refunded_amount = refunded_amount
+    booking.save(update_fields=["refunded_amount", "updated_at"])
 
 
 def booking_lock_with_slot(*, booking_id: int) -> None:
@@ -303,6 +379,156 @@ def booking_lock_with_slot(*, booking_id: int) -> None:
     slot_id = Booking.objects.values_list("slot_id", flat=True).get(pk=booking_id)
     Slot.objects.select_for_update(of=("self",)).only("pk").get(pk=slot_id)
     Booking.objects.select_for_update(of=("self",)).only("pk").get(pk=booking_id)
+
+
+# The audit reason of a move, parsed by nothing: "rescheduled from slot 12 to slot 15".
+RESCHEDULE_REASON = "rescheduled from slot {old} to slot {new}"
+
+
+@dataclass(frozen=True)
+class Reschedule:
+    """A move just made under the slot and booking row locks (`booking_move`).
+
+    `refund` is what the customer gets back (minor units): the price difference
+    of a paid booking moved to a cheaper time, 0 otherwise. `moved` is False
+    when the booking already was on the slot (a repeated request): nothing changed.
+    """
+
+    booking: Booking
+    from_slot_id: int
+    amount_before: int
+    refund: int = 0
+    moved: bool = True
+
+
+def booking_reschedule_refusal(*, booking: Booking, by: User | None, now: datetime | None = None) -> str:
+    """Why `by` may not move `booking` to another time now ("" when they may): the reschedule rule.
+
+    Only its customer, while the booking would still get a 100 % refund
+    (`booking_cancel_terms` as the customer sees it) and its slot has not
+    started: an unpaid hold or a free booking until the start, a paid one
+    inside its theme's full-refund window. Needs `booking.slot.theme.merchant`.
+    """
+    now = now or timezone.now()
+    if by is None or booking.customer_id != by.pk:
+        return "Only the customer who booked may change its time."
+    if booking.status not in (BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED) or _hold_ran_out(booking, now):
+        status = BookingStatus.EXPIRED if _hold_ran_out(booking, now) else booking.status
+        return f"A {BookingStatus(status).label.lower()} booking cannot be moved to another time."
+    if booking.slot.starts_at <= now:
+        return "This slot has already started."
+    terms = booking_cancel_terms(booking=booking, by=by, now=now)
+    paid = booking.status == BookingStatus.CONFIRMED and booking.amount > 0
+    if not terms.allowed or (paid and terms.refund_percent < 100):
+        return "This booking can no longer be moved: it is past the time it could be cancelled for a full refund."
+    return ""
+
+
+def booking_move(*, booking_id: int, slot_id: int, by: User, now: datetime | None = None) -> Reschedule:
+    """Move a booking to another open slot of its theme: the booking's half of checkout.services.booking_reschedule.
+
+    Locks the booking's current slot and the new one in pk order, then the
+    booking (the lock order: a join into either slot waits, so neither is
+    oversold), and checks the new slot like a join: open, not started, same
+    theme, seats for the party (a private theme: the slot must be empty),
+    priced by bookings.pricing with the booking's own tickets. Same price: the
+    booking moves; cheaper: it moves, `amount` becomes the new price and a paid
+    booking's `refunded_amount` grows by the difference, which the caller
+    refunds in this transaction; dearer: 409 `price_differs`. An unpaid hold
+    keeps its expiry, cut short at the new start. Writes the audit row, bumps
+    `ics_sequence`, and queues the confirmation email (new .ics) for a
+    confirmed booking. A booking already on `slot_id` is answered unchanged
+    (a repeated request); one moved by a concurrent request after this one
+    read it gets 409 `not_reschedulable`.
+    """
+    require_atomic()
+    now = now or timezone.now()
+    seen_slot_id = Booking.objects.filter(pk=booking_id).values_list("slot_id", flat=True).first()
+    if seen_slot_id is None:
+        raise DomainError("not_found", "No such booking.", http_status=404)
+    locked = {
+        slot.pk: slot
+        for slot in Slot.objects.select_for_update(of=("self",))
+        .select_related("theme", "theme__merchant")
+        .filter(pk__in={seen_slot_id, slot_id})
+        .order_by("pk")
+    }
+    booking = (
+        Booking.objects.select_for_update(of=("self",))
+        .select_related("slot", "slot__theme", "slot__theme__merchant")
+        .get(pk=booking_id)
+    )
+    if booking.customer_id != by.pk:
+        raise DomainError("not_found", "No such booking.", http_status=404)
+    if booking.slot_id == slot_id:
+        return Reschedule(booking=booking, from_slot_id=booking.slot_id, amount_before=booking.amount, moved=False)
+    if booking.slot_id != seen_slot_id:
+        raise DomainError("not_reschedulable", "This booking was just moved to another time: reload and try again.")
+    new_slot = locked.get(slot_id)
+    if new_slot is None:
+        raise DomainError("not_found", "No such slot.", http_status=404)
+    refusal = booking_reschedule_refusal(booking=booking, by=by, now=now)
+    if refusal:
+        raise DomainError("not_reschedulable", refusal)
+    theme = new_slot.theme
+    if new_slot.theme_id != booking.slot.theme_id:
+        raise DomainError("not_reschedulable", "A booking can only move to another time of the same theme.")
+    # Read the merchant again under the slot lock, like a join (a suspension may have just committed).
+    theme.merchant.refresh_from_db(fields=["status"])
+    closed = _slot_closed_reason(new_slot, now)
+    if closed:
+        raise DomainError("slot_closed", closed)
+    taken = seats_taken(slot_id=new_slot.pk, now=now)
+    if is_private(theme) and taken > 0:
+        raise DomainError("slot_full", "This time is already booked privately by another group.")
+    left = new_slot.capacity - taken
+    if booking.party_size > left:
+        raise DomainError("slot_full", f"Only {max(left, 0)} seats are left at this time.")
+    try:
+        price = booking_price(
+            slot=new_slot, party_size=None if booking.tickets else booking.party_size, tickets=booking.tickets or None
+        )
+    except InvalidInput:
+        # The theme's tiers changed since the booking was made: its tickets cannot be priced again.
+        raise DomainError(
+            "not_reschedulable", "This booking's tickets no longer match the theme's prices: it cannot be moved."
+        ) from None
+    new_amount = max(price.amount - booking.discount, 0)
+    if new_amount > booking.amount:
+        raise DomainError(
+            "price_differs",
+            f"This time costs more ({format_money(new_amount, booking.currency)} instead of "
+            f"{format_money(booking.amount, booking.currency)}): choose a time at the same price or cheaper.",
+        )
+    paid = booking.status == BookingStatus.CONFIRMED and booking.amount > 0
+    refund = booking.amount - new_amount if paid else 0
+
+    from_slot_id, amount_before = booking.slot_id, booking.amount
+    booking.slot = new_slot
+    booking.amount = new_amount
+    booking.refunded_amount += refund
+    booking.ics_sequence += 1
+    fields = ["slot", "amount", "refunded_amount", "ics_sequence", "updated_at"]
+    if booking.status == BookingStatus.PENDING_PAYMENT and booking.expires_at is not None:
+        booking.expires_at = min(booking.expires_at, new_slot.starts_at)
+        fields.append("expires_at")
+    try:
+        with transaction.atomic():
+            booking.save(update_fields=fields)
+    except IntegrityError:
+        # booking_one_active_per_customer_slot: the customer already holds a booking at that time.
+        raise DomainError("already_booked", "You already have a booking at that time.") from None
+    BookingStatusChange.objects.create(
+        booking=booking,
+        from_status=booking.status,
+        to_status=booking.status,
+        changed_by=by,
+        reason=RESCHEDULE_REASON.format(old=from_slot_id, new=new_slot.pk),
+    )
+    if booking.status == BookingStatus.CONFIRMED:
+        outbox.enqueue(SEND_CONFIRMED_TASK, booking.pk)  # the confirmation again, with the new .ics
+        outbox.enqueue(SEND_RESCHEDULED_NOTICE_TASK, booking.pk, booking.ics_sequence, from_slot_id, refund)
+    return Reschedule(booking=booking, from_slot_id=from_slot_id, amount_before=amount_before, refund=refund)
 
 
 class ConfirmOutcome(enum.StrEnum):
@@ -356,6 +582,7 @@ def booking_confirm_payment(*, booking_id: int, now: datetime | None = None) -> 
                 # The customer booked the slot again meanwhile: this payment is surplus.
                 return ConfirmOutcome.MUST_REFUND
         _notify_confirmed(booking_id)
+        slot_stamp_guaranteed(slot=slot, now=now)
     return ConfirmOutcome.CONFIRMED
 
 
@@ -439,3 +666,81 @@ def slot_update_capacity(*, slot: Slot, capacity: int, now: datetime | None = No
         locked.capacity = capacity
         locked.save(update_fields=["capacity", "updated_at"])
     return locked
+
+
+def slot_update_price(*, slot: Slot, price: int | None, now: datetime | None = None) -> Slot:
+    """Set or clear (None) a slot's peak price, only while no booking holds seats on it (`slot_has_bookings`).
+
+    A held booking was priced at join (bookings.pricing); a price that moved
+    under it would make the page, the charge and a reschedule's difference
+    disagree. Counted under the slot row lock, like a join, so a join and a
+    price change cannot both win.
+    """
+    with transaction.atomic():
+        locked = Slot.objects.select_for_update(of=("self",)).select_related("theme").get(pk=slot.pk)
+        if locked.status != SlotStatus.OPEN:
+            raise DomainError("slot_closed", "A cancelled slot cannot be changed.")
+        slot_price_validate(theme=locked.theme, price=price)
+        if locked.price == price:
+            return locked
+        if seats_taken(slot_id=locked.pk, now=now) > 0:
+            raise DomainError(
+                "slot_has_bookings", "This slot already has bookings: its price can no longer be changed."
+            )
+        locked.price = price
+        locked.save(update_fields=["price", "updated_at"])
+    return locked
+
+
+# --- Minimum players (catalog.minimum) ----------------------------------------------------------
+
+
+def slot_stamp_guaranteed(*, slot: Slot, now: datetime | None = None) -> bool:
+    """Stamp `guaranteed_at` once a slot's confirmed seats reach its theme's minimum, and tell its customers.
+
+    Called in the transaction that confirmed seats (a free join, a payment, a
+    move onto the slot), by a caller holding the slot row lock: two
+    confirmations cannot both stamp. Only settled seats count, so an unpaid
+    hold that runs out never un-guarantees a slot its customers were told will
+    run. One "your slot will run" email per settled booking, queued through
+    bookwise.outbox. Returns whether this call stamped the slot.
+    """
+    require_atomic()
+    now = now or timezone.now()
+    theme = slot.theme
+    if not has_minimum(theme) or slot.guaranteed_at is not None or slot.status != SlotStatus.OPEN:
+        return False
+    settled = list(
+        Booking.objects.filter(slot_id=slot.pk, status__in=SETTLED_HOLDING_STATUSES)
+        .order_by("pk")
+        .values_list("pk", "party_size")
+    )
+    if sum(size for _, size in settled) < theme.min_players:
+        return False
+    slot.guaranteed_at = now
+    slot.save(update_fields=["guaranteed_at", "updated_at"])
+    for booking_id, _ in settled:
+        outbox.enqueue(SEND_GUARANTEED_TASK, booking_id)
+    return True
+
+
+def slot_lock_below_minimum(*, slot_id: int, now: datetime) -> Slot | None:
+    """Lock a slot and say whether it is to be cancelled for want of players: the slot if so, else None.
+
+    The booking half of checkout.services.slot_cancel_below_minimum: under the
+    slot row lock (so no join or confirmation runs meanwhile) the slot is
+    still open, not started, past its theme's deadline, not guaranteed, and
+    the seats taken (running holds included) are below the minimum. A second
+    sweep waiting on the lock finds the slot cancelled and gets None. Caller
+    holds the transaction that cancels it.
+    """
+    require_atomic()
+    slot = Slot.objects.select_for_update(of=("self",)).select_related("theme").filter(pk=slot_id).first()
+    if slot is None or slot.status != SlotStatus.OPEN or slot.starts_at <= now:
+        return None
+    theme = slot.theme
+    if not has_minimum(theme) or slot.guaranteed_at is not None or now < minimum_deadline(slot=slot, theme=theme):
+        return None
+    if seats_taken(slot_id=slot.pk, now=now) >= theme.min_players:
+        return None
+    return slot

@@ -32,6 +32,12 @@ def send_booking_confirmed(booking_id: int) -> bool:
     return notifications.send_booking_confirmed_email(booking_id=booking_id)
 
 
+@shared_task(**EMAIL_TASK_OPTIONS)
+def send_slot_guaranteed(booking_id: int) -> bool:
+    """The slot reached its minimum players: tell this customer it will run. Idempotent (send_email_once)."""
+    return notifications.send_slot_guaranteed_email(booking_id=booking_id)
+
+
 # --- Emails to merchants about their bookings (bookings.merchant_notifications) -----------------
 
 
@@ -39,6 +45,14 @@ def send_booking_confirmed(booking_id: int) -> bool:
 def send_merchant_booking_notice(notice_id: int) -> bool:
     """Idempotent: the notice is marked sent in the transaction that sends it."""
     return merchant_notifications.send_booking_notice_email(notice_id=notice_id)
+
+
+@shared_task(**EMAIL_TASK_OPTIONS)
+def send_merchant_reschedule_notice(booking_id: int, sequence: int, from_slot_id: int, refund: int = 0) -> bool:
+    """Idempotent: one email per move (bookwise.emails.send_email_once keyed by the sequence)."""
+    return merchant_notifications.send_booking_rescheduled_email(
+        booking_id=booking_id, sequence=sequence, from_slot_id=from_slot_id, refund=refund
+    )
 
 
 @shared_task(**RELIABLE_TASK_OPTIONS)

@@ -1,4 +1,4 @@
-"""Customer pages of bookings: my bookings, checkout (pay by card), its status poll, cancel.
+"""Customer pages of bookings: my bookings, checkout (pay by card), its status poll, cancel, change time.
 
 Every page looks the booking up among the caller's own (`booking_list_for`):
 anyone else's booking is a 404. Rules come from the services: cancellation
@@ -9,6 +9,7 @@ terms from `booking_cancel_terms`, the PaymentIntent from
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,10 +24,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from bookings import selectors, services
+from bookings.catalog_selectors import slot_list_for_theme
 from bookings.models import Booking, BookingStatus
 from bookings.policy import booking_cancellation_policy
+from bookings.pricing import booking_price
 from bookwise.errors import DomainError
 from bookwise.money import format_money
+from catalog.models import Slot, SlotStatus
 from checkout import services as checkout_services
 from payments.selectors import payment_state_for_booking, refund_status_by_booking
 from payments.services import payment_confirm_card, payment_intent_for_booking
@@ -49,6 +53,7 @@ class BookingRow:
     cancel: services.CancelTerms
     review: str  # "write", "edit" or ""
     refund: str  # the refund's RefundStatus ("pending", "succeeded", "failed"), or "" when there is none
+    can_reschedule: bool = False  # "Change time": its customer, still inside the full-refund window
 
 
 def _row(booking: Booking, *, user, now: datetime, reviewed_theme_ids: set[int], refunds: dict[int, str]) -> BookingRow:
@@ -64,6 +69,7 @@ def _row(booking: Booking, *, user, now: datetime, reviewed_theme_ids: set[int],
         cancel=services.booking_cancel_terms(booking=booking, by=user, now=now),
         review=review,
         refund=refunds.get(booking.pk, ""),
+        can_reschedule=not services.booking_reschedule_refusal(booking=booking, by=user, now=now),
     )
 
 
@@ -223,6 +229,7 @@ def booking_cancel(request: HttpRequest, pk: int) -> HttpResponse:
             "merchant": booking.slot.theme.merchant,
             "status": selectors.booking_effective_status(booking, now=now),
             "terms": services.booking_cancel_terms(booking=booking, by=request.user, now=now),
+            "policy": booking_cancellation_policy(booking, now=now),
         },
     )
 
@@ -233,10 +240,112 @@ def _cancelled_message(result: checkout_services.CancelResult) -> str:
     done = f"Booking #{booking.pk} for {booking.slot.theme.title} is cancelled."
     if result.refund_amount:
         refund = format_money(result.refund_amount, booking.currency)
-        return f"{done} A full refund of {refund} is on its way to your card."
+        if result.refund_percent >= 100:
+            return f"{done} A full refund of {refund} is on its way to your card."
+        return f"{done} A refund of {refund} ({result.refund_percent} %) is on its way to your card."
+    if result.payment_kept:
+        return f"{done} Under its cancellation policy no refund applies now: the payment is kept."
     if booking.amount:
         return (
             f"{done} No payment had gone through, so nothing was charged "
             "(a payment still in progress is refunded automatically)."
         )
+    return done
+
+
+# --- Change time (API.md "Reschedule") ----------------------------------------------------------
+
+RESCHEDULE_SLOTS_SHOWN = 60
+
+
+@dataclass(frozen=True)
+class RescheduleOption:
+    """Another time of the booking's theme, as the customer may or may not choose it."""
+
+    slot: Slot
+    amount: int  # what the booking would cost there (bookings.pricing, its own party and tickets)
+    seats_left: int
+    state: str  # "available", "dearer", "full"
+
+    @property
+    def cheaper_by(self) -> int:
+        """What the booking would cost less there (0 when it costs the same or more)."""
+        return max(self.current - self.amount, 0)
+
+    current: int = 0  # what the booking costs now
+
+
+def _reschedule_options(booking: Booking, *, now: datetime) -> list[RescheduleOption]:
+    """The theme's open future times but the booking's own: same-or-cheaper with seats is selectable.
+
+    The service checks all of it again under the locks; this only shows it.
+    """
+    slots = slot_list_for_theme(theme_id=booking.slot.theme_id, now=now).filter(status=SlotStatus.OPEN)
+    options = []
+    for slot in slots.exclude(pk=booking.slot_id).select_related("theme")[:RESCHEDULE_SLOTS_SHOWN]:
+        try:
+            price = booking_price(
+                slot=slot, party_size=None if booking.tickets else booking.party_size, tickets=booking.tickets or None
+            )
+        except DomainError:
+            continue  # the theme's tiers changed: nothing can be priced (the service refuses too)
+        amount = max(price.amount - booking.discount, 0)
+        seats_left = int(getattr(slot, "seats_left", 0))
+        if booking.party_size > seats_left:
+            state = "full"
+        elif amount > booking.amount:
+            state = "dearer"
+        else:
+            state = "available"
+        options.append(
+            RescheduleOption(slot=slot, amount=amount, seats_left=seats_left, state=state, current=booking.amount)
+        )
+    return options
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def booking_reschedule(request: HttpRequest, pk: int) -> HttpResponse:
+    """The "Change time" page: the theme's other open times; POST `slot` moves the booking (checkout.services)."""
+    booking = get_object_or_404(_own_bookings(request), pk=pk)
+    if request.method == "POST":
+        try:
+            slot_id = int(request.POST.get("slot", ""))
+        except ValueError:
+            messages.error(request, "Choose one of the times below.")
+        else:
+            try:
+                result = checkout_services.booking_reschedule(booking_id=booking.pk, slot_id=slot_id, by=request.user)
+            except DomainError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, _rescheduled_message(result))
+                return redirect("portal:my-bookings")
+        booking = get_object_or_404(_own_bookings(request), pk=pk)
+    now = timezone.now()
+    refusal = services.booking_reschedule_refusal(booking=booking, by=request.user, now=now)
+    return render(
+        request,
+        "portal/booking_reschedule.html",
+        {
+            "booking": booking,
+            "theme": booking.slot.theme,
+            "merchant": booking.slot.theme.merchant,
+            "refusal": refusal,
+            "options": [] if refusal else _reschedule_options(booking, now=now),
+        },
+    )
+
+
+def _rescheduled_message(result: checkout_services.RescheduleResult) -> str:
+    booking = result.booking
+    slot = booking.slot
+    tz_name = slot.theme.merchant.timezone
+    when = f"{timezone.localtime(slot.starts_at, zoneinfo.ZoneInfo(tz_name)):%a %-d %b %Y, %H:%M} ({tz_name})"
+    if not result.moved:
+        return f"Booking #{booking.pk} already starts {when}: nothing changed."
+    done = f"Booking #{booking.pk} for {slot.theme.title} now starts {when}."
+    if result.refund_amount:
+        refund = format_money(result.refund_amount, booking.currency)
+        return f"{done} The price difference, {refund}, is being refunded to your card."
     return done

@@ -24,6 +24,8 @@ class EmailKind(models.TextChoices):
     PAYOUTS_ENABLED = "payouts_enabled", "Merchant: payouts enabled"
     PAYOUTS_RESTRICTED = "payouts_restricted", "Merchant: payouts account restricted"
     PAYOUTS_TRANSFERS = "payouts_transfers", "Merchant: daily transfers summary"
+    SLOT_GUARANTEED = "slot_guaranteed", "Slot guaranteed: it will run"
+    SLOT_MINIMUM_NOT_REACHED = "slot_minimum_not_reached", "Merchant: slot cancelled, minimum not reached"
 
 
 class EmailLog(models.Model):

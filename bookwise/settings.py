@@ -409,6 +409,8 @@ if not 0 <= PLATFORM_FEE_BPS <= 10000:
     raise ImproperlyConfigured("PLATFORM_FEE_BPS must be between 0 and 10000 (basis points).")
 PAYOUT_DELAY_HOURS = env.int("PAYOUT_DELAY_HOURS", default=24)
 PAYOUT_SWEEP_SECONDS = env.int("PAYOUT_SWEEP_SECONDS", default=900)
+# How often slots past their minimum-players deadline and still below the minimum are cancelled.
+MINIMUM_PLAYERS_SWEEP_SECONDS = env.int("MINIMUM_PLAYERS_SWEEP_SECONDS", default=300)
 
 # Periodic tasks. django-celery-beat's DatabaseScheduler copies these into its
 # tables at start (admins can then pause or re-time them). `expires` drops runs
@@ -423,6 +425,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "checkout.tasks.reconcile_pending_payments",
         "schedule": float(PAYMENT_RECONCILE_SECONDS),
         "options": {"expires": PAYMENT_RECONCILE_SECONDS},
+    },
+    # Slots still below their theme's minimum players at the deadline (checkout.services): safe to run twice.
+    "cancel-slots-below-minimum": {
+        "task": "checkout.tasks.cancel_slots_below_minimum",
+        "schedule": float(MINIMUM_PLAYERS_SWEEP_SECONDS),
+        "options": {"expires": MINIMUM_PLAYERS_SWEEP_SECONDS},
     },
     "outbox-sweep": {
         "task": "bookwise.tasks.outbox_sweep",

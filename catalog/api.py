@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -27,19 +28,48 @@ from bookwise.pagination import NoCountPagination
 from catalog import selectors, services
 from catalog.limits import (
     MAX_CANCELLATION_CUTOFF_HOURS,
+    MAX_CANCELLATION_HOURS_BEFORE,
+    MAX_CANCELLATION_TIERS,
     MAX_CAPACITY,
     MAX_DURATION_MINUTES,
+    MAX_MIN_PLAYERS,
+    MAX_MIN_PLAYERS_DEADLINE_HOURS,
     MAX_PARTY,
     MAX_PRICE,
+    MAX_PRICE_TIERS,
+    PRICE_TIER_CODE_PATTERN,
+    PRICE_TIER_LABEL_MAX_LENGTH,
     SCHEDULE_MAX_TIMES_PER_DAY,
     THEME_DESCRIPTION_MAX_LENGTH,
 )
-from catalog.models import Slot, Theme
+from catalog.minimum import slot_is_guaranteed
+from catalog.models import BookingMode, Slot, Theme
 from checkout.services import slot_cancel_and_refund
 from merchants.permissions import user_approved_merchant, user_manages
 
 
+class PriceTierSerializer(serializers.Serializer):
+    """One ticket tier of a theme (catalog.services validates uniqueness and the rest)."""
+
+    code = serializers.RegexField(
+        PRICE_TIER_CODE_PATTERN, max_length=20, help_text="1-20 of a-z, 0-9, '-', '_'; unique per theme."
+    )
+    label = serializers.CharField(max_length=PRICE_TIER_LABEL_MAX_LENGTH)
+    price = serializers.IntegerField(
+        min_value=0, max_value=MAX_PRICE, help_text="Per ticket, in minor units; a slot's price does not change it."
+    )
+
+
+class CancellationTierSerializer(serializers.Serializer):
+    """One step of a cancellation policy: cancelling at least `hours_before` the start refunds `refund_percent`."""
+
+    hours_before = serializers.IntegerField(min_value=0, max_value=MAX_CANCELLATION_HOURS_BEFORE)
+    refund_percent = serializers.IntegerField(min_value=0, max_value=100)
+
+
 class ThemeOutSerializer(serializers.ModelSerializer):
+    price_tiers = PriceTierSerializer(many=True, read_only=True)
+    cancellation_policy = CancellationTierSerializer(many=True, read_only=True)
     rating_avg = serializers.FloatField(read_only=True)
     merchant_name = serializers.CharField(source="merchant.name", read_only=True)
     city = serializers.CharField(source="merchant.city", read_only=True)
@@ -66,6 +96,12 @@ class ThemeOutSerializer(serializers.ModelSerializer):
             "venue_postcode",
             "venue_city",
             "venue_country",
+            "booking_mode",
+            "private_price",
+            "price_tiers",
+            "min_players",
+            "min_players_deadline_hours",
+            "cancellation_policy",
         ]
         read_only_fields = fields
 
@@ -111,28 +147,76 @@ class ThemeInSerializer(serializers.Serializer):
     venue_country = serializers.CharField(
         max_length=2, allow_blank=True, required=False, help_text="ISO 3166-1 alpha-2 code, e.g. PT."
     )
+    # How it is sold (API.md "Theme and slot fields"); omitted on create = the model's defaults.
+    booking_mode = serializers.ChoiceField(choices=BookingMode.choices, required=False)
+    private_price = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_PRICE,
+        allow_null=True,
+        required=False,
+        help_text="Private themes only: a flat price for the whole slot, in minor units; null = per person.",
+    )
+    price_tiers = serializers.ListField(child=PriceTierSerializer(), max_length=MAX_PRICE_TIERS, required=False)
+    min_players = serializers.IntegerField(min_value=1, max_value=MAX_MIN_PLAYERS, required=False)
+    min_players_deadline_hours = serializers.IntegerField(
+        min_value=0, max_value=MAX_MIN_PLAYERS_DEADLINE_HOURS, required=False
+    )
+    cancellation_policy = serializers.ListField(
+        child=CancellationTierSerializer(),
+        max_length=MAX_CANCELLATION_TIERS,
+        required=False,
+        help_text="Refund tiers; [] = a full refund up to cancellation_cutoff_hours.",
+    )
+
+
+SLOT_PRICE_HELP = (
+    "Peak price overriding the theme's for this slot, in minor units: per person, or per slot for a private theme "
+    "with a private_price (tier prices stay the theme's); null = the theme's."
+)
 
 
 class SlotOutSerializer(serializers.ModelSerializer):
     seats_left = serializers.SerializerMethodField()
+    guaranteed = serializers.SerializerMethodField(
+        help_text="True once the theme's min_players is reached (always, for a theme without a minimum)."
+    )
 
     class Meta:
         model = Slot
-        fields = ["id", "theme", "starts_at", "ends_at", "capacity", "seats_left", "status"]
+        fields = ["id", "theme", "starts_at", "ends_at", "capacity", "seats_left", "status", "price", "guaranteed"]
         read_only_fields = fields
 
     def get_seats_left(self, slot: Slot) -> int:
         return catalog_selectors.seats_left_of(slot=slot)
+
+    def get_guaranteed(self, slot: Slot) -> bool:
+        # A list of one theme's slots passes the theme in the context: no query per slot.
+        return slot_is_guaranteed(slot=slot, theme=self.context.get("theme") or slot.theme)
 
 
 class SlotInSerializer(serializers.Serializer):
     starts_at = AwareDateTimeField()
     ends_at = AwareDateTimeField(required=False)
     capacity = serializers.IntegerField(min_value=0, max_value=MAX_CAPACITY)
+    price = serializers.IntegerField(
+        min_value=0, max_value=MAX_PRICE, allow_null=True, required=False, help_text=SLOT_PRICE_HELP
+    )
 
 
-class SlotCapacitySerializer(serializers.Serializer):
-    capacity = serializers.IntegerField(min_value=0, max_value=MAX_CAPACITY)
+class SlotPatchSerializer(serializers.Serializer):
+    capacity = serializers.IntegerField(min_value=0, max_value=MAX_CAPACITY, required=False)
+    price = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_PRICE,
+        allow_null=True,
+        required=False,
+        help_text=SLOT_PRICE_HELP + " Changeable only while no booking holds seats (409 slot_has_bookings).",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs:
+            raise serializers.ValidationError("Send capacity, price or both.")
+        return attrs
 
 
 class SlotBulkSerializer(serializers.Serializer):
@@ -145,6 +229,9 @@ class SlotBulkSerializer(serializers.Serializer):
         child=serializers.TimeField(input_formats=["%H:%M"]), min_length=1, max_length=SCHEDULE_MAX_TIMES_PER_DAY
     )
     capacity = serializers.IntegerField(min_value=0, max_value=MAX_CAPACITY)
+    price = serializers.IntegerField(
+        min_value=0, max_value=MAX_PRICE, allow_null=True, required=False, help_text=SLOT_PRICE_HELP
+    )
     # The span (at most a year) and the two-year horizon are slot_schedule_plan's rules: 400 on end_date.
 
 
@@ -275,7 +362,7 @@ class ThemeViewSet(
                 end=parse_aware_query_param(request, "to"),
             )
             page = self.paginate_queryset(qs)
-            return self.get_paginated_response(SlotOutSerializer(page, many=True).data)
+            return self.get_paginated_response(SlotOutSerializer(page, many=True, context={"theme": theme}).data)
         _ensure_owner(request.user, theme)
         data = SlotInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -296,7 +383,7 @@ class ThemeViewSet(
 @extend_schema_view(
     retrieve=extend_schema(responses={200: SlotOutSerializer, 404: None}),
     partial_update=extend_schema(
-        request=SlotCapacitySerializer,
+        request=SlotPatchSerializer,
         responses={200: SlotOutSerializer, 400: None, 403: None, 404: None, 409: ErrorSerializer},
     ),
 )
@@ -320,9 +407,15 @@ class SlotViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
 
     def partial_update(self, request: Request, pk=None) -> Response:
         slot = self._owned_slot()
-        data = SlotCapacitySerializer(data=request.data)
+        data = SlotPatchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        slot = booking_services.slot_update_capacity(slot=slot, capacity=data.validated_data["capacity"])
+        changes = data.validated_data
+        # Both changes or neither: each service locks the same slot row (nested: a savepoint).
+        with transaction.atomic():
+            if "price" in changes:
+                slot = booking_services.slot_update_price(slot=slot, price=changes["price"])
+            if "capacity" in changes:
+                slot = booking_services.slot_update_capacity(slot=slot, capacity=changes["capacity"])
         return Response(SlotOutSerializer(slot).data)
 
     @extend_schema(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 from django import forms
@@ -10,7 +11,7 @@ from bookings import catalog_selectors
 from bookwise import money
 from catalog import selectors
 from catalog.limits import MAX_PARTY, MAX_PRICE_MAJOR
-from catalog.models import Theme
+from catalog.models import BookingMode, Theme
 
 ORDERING_CHOICES = [
     ("", "Title (A-Z)"),
@@ -114,6 +115,57 @@ class BookSlotForm(forms.Form):
             {"min": theme.min_party, "max": theme.max_party, "inputmode": "numeric"}
         )
         self.initial.setdefault("party_size", theme.min_party)
+        if theme.price_tiers:
+            # A tiered theme sells tickets: one quantity per tier instead of a party size
+            # (bookings.pricing.booking_price checks the sum against the party range).
+            # With a private flat price the tickets only say who comes: no price per ticket is shown.
+            flat = theme.booking_mode == BookingMode.PRIVATE and theme.private_price is not None
+            self.fields["party_size"].required = False
+            self.fields["party_size"].widget = forms.HiddenInput()
+            for index, tier in enumerate(theme.price_tiers):
+                self.fields[self.ticket_field_name(tier)] = forms.IntegerField(
+                    label=str(tier.get("label") or tier.get("code")),
+                    required=False,
+                    min_value=0,
+                    max_value=MAX_PARTY,
+                    initial=theme.min_party if index == 0 else 0,
+                    help_text="" if flat else money.format_money(int(tier.get("price", 0)), theme.currency),
+                    widget=forms.NumberInput(
+                        attrs={
+                            "min": 0,
+                            "max": theme.max_party,
+                            "inputmode": "numeric",
+                            "data-ticket-price": int(tier.get("price", 0)),
+                        }
+                    ),
+                )
+
+    @staticmethod
+    def ticket_field_name(tier: dict) -> str:
+        return f"ticket_{tier.get('code')}"
+
+    def ticket_fields(self) -> list:
+        return [self[self.ticket_field_name(tier)] for tier in self.theme.price_tiers or []]
+
+    def clean(self):
+        data = super().clean()
+        if self.theme.price_tiers:
+            data["tickets"] = [
+                {"tier": str(tier.get("code")), "quantity": data.get(self.ticket_field_name(tier)) or 0}
+                for tier in self.theme.price_tiers
+            ]
+            data["party_size"] = None
+        else:
+            data["tickets"] = None
+        return data
+
+    def join_kwargs(self) -> dict:
+        """What `booking_join` takes: `tickets` on a tiered theme, else `party_size`."""
+        if self.theme.price_tiers:
+            tickets = self.cleaned_data["tickets"]
+            # Tiers not chosen are left out; none chosen at all is sent as is, for the service's message.
+            return {"tickets": [t for t in tickets if t["quantity"] > 0] or tickets}
+        return {"party_size": self.cleaned_data["party_size"]}
 
     def clean_slot(self) -> int:
         slot_id = self.cleaned_data["slot"]
@@ -123,6 +175,12 @@ class BookSlotForm(forms.Form):
 
     def party_size_value(self) -> int:
         """The party size to show on the button: what was typed if it is a number, else the default."""
+        if self.theme.price_tiers:
+            total = 0
+            for field in self.ticket_fields():
+                with contextlib.suppress(TypeError, ValueError):
+                    total += max(int(field.value() or 0), 0)
+            return max(total, 1)
         raw = self["party_size"].value()
         try:
             return max(int(raw), 1)

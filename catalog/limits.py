@@ -31,3 +31,15 @@ SLOT_MAX_DAYS_AHEAD = 2 * 366
 SCHEDULE_MAX_DAYS = 366
 # Start times per day of a weekly schedule.
 SCHEDULE_MAX_TIMES_PER_DAY = 48
+
+# How a theme is sold (API.md "Theme and slot fields"); validated by catalog.services.
+# Ticket tiers of one theme, each {code, label, price}: a code is a short slug, unique per theme.
+MAX_PRICE_TIERS = 8
+PRICE_TIER_CODE_PATTERN = r"^[a-z0-9_-]{1,20}$"
+PRICE_TIER_LABEL_MAX_LENGTH = 40
+# A slot runs only with at least `min_players` seats taken, checked this many hours before its start.
+MAX_MIN_PLAYERS = MAX_CAPACITY
+MAX_MIN_PLAYERS_DEADLINE_HOURS = 720
+# Refund tiers of a cancellation policy, each {hours_before, refund_percent}.
+MAX_CANCELLATION_TIERS = 6
+MAX_CANCELLATION_HOURS_BEFORE = 24 * 365

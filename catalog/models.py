@@ -15,6 +15,11 @@ from merchants.models import Merchant
 currency_validator = RegexValidator(r"^[a-z]{3}$", "Use a lowercase ISO 4217 code, e.g. usd.")
 
 
+class BookingMode(models.TextChoices):
+    SHARED = "shared", "Shared"
+    PRIVATE = "private", "Private"
+
+
 class Theme(TimeStampedModel):
     """A bookable experience (an escape room, a class) sold by one merchant."""
 
@@ -33,6 +38,33 @@ class Theme(TimeStampedModel):
         default=24, help_text="Customers may cancel with a full refund up to this many hours before the start."
     )
     is_active = models.BooleanField(default=True)
+    # How it is sold (API.md "Theme and slot fields"; the rules are in bookings/pricing.py and policy.py).
+    booking_mode = models.CharField(
+        max_length=10,
+        choices=BookingMode.choices,
+        default=BookingMode.SHARED,
+        help_text="Shared: strangers share a slot, seats sold per person. Private: the first booking takes the slot.",
+    )
+    private_price = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Private themes: a flat price for the whole slot; empty = per person."
+    )
+    price_tiers = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Ticket tiers, e.g. [{"code": "adult", "label": "Adult", "price": 3000}]; empty = one price.',
+    )
+    min_players = models.PositiveSmallIntegerField(
+        default=1, help_text="A slot runs only with at least this many seats taken by the deadline."
+    )
+    min_players_deadline_hours = models.PositiveSmallIntegerField(
+        default=24, help_text="Hours before the start when a slot below the minimum is cancelled."
+    )
+    cancellation_policy = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Refund tiers, e.g. [{"hours_before": 48, "refund_percent": 100}]; '
+        "empty = a full refund up to the cancellation cutoff.",
+    )
     # Optional venue of its own; blank means the merchant's address.
     venue_street = models.CharField(max_length=200, blank=True)
     venue_postcode = models.CharField(max_length=20, blank=True)
@@ -52,6 +84,7 @@ class Theme(TimeStampedModel):
             models.CheckConstraint(condition=Q(min_party__gte=1), name="theme_min_party_positive"),
             models.CheckConstraint(condition=Q(min_party__lte=F("max_party")), name="theme_party_range"),
             models.CheckConstraint(condition=Q(price__gte=0), name="theme_price_non_negative"),
+            models.CheckConstraint(condition=Q(min_players__gte=1), name="theme_min_players_positive"),
             models.CheckConstraint(condition=Q(rating_avg__gte=0, rating_avg__lte=5), name="theme_rating_range"),
         ]
         indexes = [
@@ -98,6 +131,15 @@ class Slot(TimeStampedModel):
     ends_at = models.DateTimeField()
     capacity = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=SlotStatus.choices, default=SlotStatus.OPEN)
+    price = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Peak price: overrides the theme's price for this slot (per person, or per slot for a private "
+        "theme with a private price); empty = the theme's.",
+    )
+    guaranteed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the slot reached its theme's minimum players (its customers were told)."
+    )
 
     class Meta:
         constraints = [

@@ -9,6 +9,7 @@ themes), and inserts that merely reference the theme (reviews) do not wait.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -22,8 +23,19 @@ from bookwise import money
 from bookwise.errors import DomainError, InvalidInput
 from bookwise.timezones import local_day_bounds, local_to_utc
 from bookwise.transactions import require_atomic
-from catalog.limits import MAX_PRICE, SCHEDULE_MAX_DAYS, SLOT_MAX_DAYS_AHEAD
-from catalog.models import Slot, SlotStatus, Theme
+from catalog.limits import (
+    MAX_CANCELLATION_HOURS_BEFORE,
+    MAX_CANCELLATION_TIERS,
+    MAX_MIN_PLAYERS,
+    MAX_MIN_PLAYERS_DEADLINE_HOURS,
+    MAX_PRICE,
+    MAX_PRICE_TIERS,
+    PRICE_TIER_CODE_PATTERN,
+    PRICE_TIER_LABEL_MAX_LENGTH,
+    SCHEDULE_MAX_DAYS,
+    SLOT_MAX_DAYS_AHEAD,
+)
+from catalog.models import BookingMode, Slot, SlotStatus, Theme
 from merchants.models import Merchant
 from merchants.places import countries
 
@@ -42,6 +54,13 @@ THEME_EDITABLE_FIELDS = (
     "venue_postcode",
     "venue_city",
     "venue_country",
+    # How it is sold (API.md "Theme and slot fields"): `_validate_selling`.
+    "booking_mode",
+    "private_price",
+    "price_tiers",
+    "min_players",
+    "min_players_deadline_hours",
+    "cancellation_policy",
 )
 
 
@@ -59,6 +78,132 @@ def _validate_money(fields: dict[str, Any]) -> None:
             raise InvalidInput("unsupported_currency", str(exc), field="currency") from None
     if "price" in fields and not 0 <= fields["price"] <= MAX_PRICE:
         raise InvalidInput("invalid_price", f"The price must be between 0 and {MAX_PRICE} minor units.", field="price")
+
+
+def _whole(value: Any, low: int, high: int) -> bool:
+    """An int (not a bool) within [low, high]."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _clean_price_tiers(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or len(value) > MAX_PRICE_TIERS:
+        raise InvalidInput(
+            "invalid_price_tiers", f"Give at most {MAX_PRICE_TIERS} ticket tiers, as a list.", field="price_tiers"
+        )
+    cleaned: list[dict[str, Any]] = []
+    for tier in value:
+        if not isinstance(tier, dict):
+            raise InvalidInput("invalid_price_tiers", "Each tier is {code, label, price}.", field="price_tiers")
+        code, label, price = tier.get("code"), tier.get("label"), tier.get("price")
+        if not isinstance(code, str) or not re.fullmatch(PRICE_TIER_CODE_PATTERN, code):
+            raise InvalidInput(
+                "invalid_price_tiers",
+                "A tier code is 1 to 20 lowercase letters, digits, '-' or '_' (e.g. adult).",
+                field="price_tiers",
+            )
+        label = label.strip() if isinstance(label, str) else ""
+        if not 1 <= len(label) <= PRICE_TIER_LABEL_MAX_LENGTH:
+            raise InvalidInput(
+                "invalid_price_tiers",
+                f"A tier label is 1 to {PRICE_TIER_LABEL_MAX_LENGTH} characters.",
+                field="price_tiers",
+            )
+        if not _whole(price, 0, MAX_PRICE):
+            raise InvalidInput(
+                "invalid_price_tiers",
+                f"A tier price is a whole number of minor units from 0 to {MAX_PRICE}.",
+                field="price_tiers",
+            )
+        if any(t["code"] == code for t in cleaned):
+            raise InvalidInput("invalid_price_tiers", f"The tier code {code!r} is used twice.", field="price_tiers")
+        cleaned.append({"code": code, "label": label, "price": price})
+    return cleaned
+
+
+def _clean_cancellation_policy(value: Any) -> list[dict[str, int]]:
+    """Validated refund tiers, largest `hours_before` first (the order in which they apply)."""
+    if not isinstance(value, list) or len(value) > MAX_CANCELLATION_TIERS:
+        raise InvalidInput(
+            "invalid_cancellation_policy",
+            f"Give at most {MAX_CANCELLATION_TIERS} refund tiers, as a list.",
+            field="cancellation_policy",
+        )
+    cleaned: list[dict[str, int]] = []
+    for tier in value:
+        hours: Any = tier.get("hours_before") if isinstance(tier, dict) else None
+        percent: Any = tier.get("refund_percent") if isinstance(tier, dict) else None
+        if not _whole(hours, 0, MAX_CANCELLATION_HOURS_BEFORE) or not _whole(percent, 0, 100):
+            raise InvalidInput(
+                "invalid_cancellation_policy",
+                f"Each refund tier is {{hours_before: 0..{MAX_CANCELLATION_HOURS_BEFORE}, refund_percent: 0..100}}.",
+                field="cancellation_policy",
+            )
+        if any(t["hours_before"] == hours for t in cleaned):
+            raise InvalidInput(
+                "invalid_cancellation_policy",
+                f"Two refund tiers start {hours} hours before.",
+                field="cancellation_policy",
+            )
+        cleaned.append({"hours_before": hours, "refund_percent": percent})
+    return sorted(cleaned, key=lambda t: -t["hours_before"])
+
+
+def _validate_selling(fields: dict[str, Any]) -> None:
+    """Check and normalise, in place, the fields that say how a theme is sold (catalog.limits)."""
+    if "booking_mode" in fields and fields["booking_mode"] not in BookingMode.values:
+        raise InvalidInput("invalid_booking_mode", "booking_mode is shared or private.", field="booking_mode")
+    if "private_price" in fields and not (
+        fields["private_price"] is None or _whole(fields["private_price"], 0, MAX_PRICE)
+    ):
+        raise InvalidInput(
+            "invalid_private_price",
+            f"The private price must be between 0 and {MAX_PRICE} minor units, or empty.",
+            field="private_price",
+        )
+    if "price_tiers" in fields:
+        fields["price_tiers"] = _clean_price_tiers(fields["price_tiers"])
+    if "min_players" in fields and not _whole(fields["min_players"], 1, MAX_MIN_PLAYERS):
+        raise InvalidInput(
+            "invalid_min_players", f"min_players must be between 1 and {MAX_MIN_PLAYERS}.", field="min_players"
+        )
+    if "min_players_deadline_hours" in fields and not _whole(
+        fields["min_players_deadline_hours"], 0, MAX_MIN_PLAYERS_DEADLINE_HOURS
+    ):
+        raise InvalidInput(
+            "invalid_min_players_deadline",
+            f"min_players_deadline_hours must be between 0 and {MAX_MIN_PLAYERS_DEADLINE_HOURS}.",
+            field="min_players_deadline_hours",
+        )
+    if "cancellation_policy" in fields:
+        fields["cancellation_policy"] = _clean_cancellation_policy(fields["cancellation_policy"])
+
+
+def _validate_private_price(booking_mode: str, private_price: int | None) -> None:
+    """A flat price for the whole slot only makes sense when a booking takes the whole slot."""
+    if private_price is not None and booking_mode != BookingMode.PRIVATE:
+        raise InvalidInput(
+            "invalid_private_price", "A private price is only for private themes.", field="private_price"
+        )
+
+
+def slot_price_validate(*, theme: Theme, price: int | None) -> None:
+    """A slot's peak `price`: 0..MAX_PRICE, on a theme whose price it can override (bookings.pricing).
+
+    It overrides the per-person price, or a private theme's flat price; tier
+    prices are the theme's, so a tiered theme without a flat price refuses it
+    rather than ignore it.
+    """
+    if price is None:
+        return
+    if not _whole(price, 0, MAX_PRICE):
+        raise InvalidInput("invalid_price", f"The price must be between 0 and {MAX_PRICE} minor units.", field="price")
+    flat = theme.booking_mode == BookingMode.PRIVATE and theme.private_price is not None
+    if theme.price_tiers and not flat:
+        raise InvalidInput(
+            "invalid_price",
+            "This theme is priced by ticket tiers: a slot price would not change them.",
+            field="price",
+        )
 
 
 def _validate_venue(fields: dict[str, Any]) -> None:
@@ -79,6 +224,8 @@ def theme_create(*, merchant: Merchant, **fields: Any) -> Theme:
     data.setdefault("currency", money.currency_for_country(merchant.country))
     _validate_money(data)
     _validate_venue(data)
+    _validate_selling(data)
+    _validate_private_price(data.get("booking_mode", BookingMode.SHARED), data.get("private_price"))
     return Theme.objects.create(merchant=merchant, **data)
 
 
@@ -86,9 +233,11 @@ def theme_update(*, theme: Theme, **fields: Any) -> Theme:
     changes = {k: v for k, v in fields.items() if k in THEME_EDITABLE_FIELDS}
     _validate_money(changes)
     _validate_venue(changes)
+    _validate_selling(changes)
     for name, value in changes.items():
         setattr(theme, name, value)
     _validate_party_range(theme.min_party, theme.max_party)
+    _validate_private_price(theme.booking_mode, theme.private_price)
     if changes:
         theme.save(update_fields=[*changes, "updated_at"])
     return theme
@@ -128,9 +277,12 @@ def slot_create(
     starts_at: datetime,
     capacity: int,
     ends_at: datetime | None = None,
+    price: int | None = None,
     now: datetime | None = None,
 ) -> Slot:
+    """Open one slot; `price` is its peak price (`slot_price_validate`), None for the theme's."""
     now = now or timezone.now()
+    slot_price_validate(theme=theme, price=price)
     if starts_at <= now:
         raise InvalidInput("start_in_past", "A slot must start in the future.", field="starts_at")
     merchant = theme.merchant
@@ -152,7 +304,9 @@ def slot_create(
             raise DomainError("slot_overlap", "This slot overlaps another slot of the same theme.")
         try:
             with transaction.atomic():
-                return Slot.objects.create(theme=theme, starts_at=starts_at, ends_at=ends_at, capacity=capacity)
+                return Slot.objects.create(
+                    theme=theme, starts_at=starts_at, ends_at=ends_at, capacity=capacity, price=price
+                )
         except IntegrityError:
             raise DomainError("slot_overlap", "This slot overlaps another slot of the same theme.") from None
 
@@ -257,16 +411,18 @@ def slot_bulk_create(
     weekdays: list[int],
     times: list[time],
     capacity: int,
+    price: int | None = None,
     now: datetime | None = None,
 ) -> tuple[int, int]:
-    """Create a weekly schedule; returns (created, skipped)."""
+    """Create a weekly schedule, each slot at `price` (peak; None for the theme's); returns (created, skipped)."""
+    slot_price_validate(theme=theme, price=price)
     with transaction.atomic():
         locked = _lock_theme(theme)
         plan = slot_schedule_plan(
             theme=locked, start_date=start_date, end_date=end_date, weekdays=weekdays, times=times, now=now
         )
         Slot.objects.bulk_create(
-            Slot(theme=locked, starts_at=s, ends_at=e, capacity=capacity) for s, e in plan.to_create
+            Slot(theme=locked, starts_at=s, ends_at=e, capacity=capacity, price=price) for s, e in plan.to_create
         )
     return len(plan.to_create), plan.skipped
 

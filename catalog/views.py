@@ -18,9 +18,11 @@ from django.views.decorators.http import require_POST, require_safe
 
 from bookings import catalog_selectors
 from bookings.models import BookingStatus
-from bookings.policy import cancellation_policy
+from bookings.policy import cancellation_policy, effective_policy, policy_summary
+from bookings.pricing import is_private, slot_flat_price, slot_unit_price
 from bookings.services import booking_join
 from bookings.throttles import join_attempt_wait
+from bookwise import money
 from bookwise.errors import DomainError
 from bookwise.web import form_add_domain_error
 from catalog import selectors
@@ -126,9 +128,7 @@ def theme_book(request: HttpRequest, pk: int) -> HttpResponse:
         return _render_theme(request, theme, form, status=429)
     if form.is_valid():
         try:
-            booking = booking_join(
-                slot_id=form.cleaned_data["slot"], customer=request.user, party_size=form.cleaned_data["party_size"]
-            )
+            booking = booking_join(slot_id=form.cleaned_data["slot"], customer=request.user, **form.join_kwargs())
         except DomainError as exc:
             form_add_domain_error(form, exc)
         else:
@@ -148,6 +148,7 @@ def _render_theme(request: HttpRequest, theme: Theme, form: BookSlotForm, *, sta
     )
     selected_slot = str(form["slot"].value() or "")
     selected_warning = ""
+    tiers = effective_policy(theme)
     for slot in slots:
         # Fewer seats than the smallest party cannot be sold: shown as full (seats_left stays true in the API).
         slot.seats_bookable = selectors.bookable_seats(seats_left=slot.seats_left, min_party=theme.min_party)
@@ -157,9 +158,14 @@ def _render_theme(request: HttpRequest, theme: Theme, form: BookSlotForm, *, sta
             paid=theme.price > 0,
             tz_name=theme.merchant.timezone,
             now=now,
+            tiers=tiers,
         ).warning
         if str(slot.pk) == selected_slot and slot.seats_bookable:
             selected_warning = slot.refund_warning
+        slot.theme = theme  # the pricing functions read it; already loaded
+        slot.price_shown = _slot_price_shown(slot, theme)
+        slot.unit_price = slot_unit_price(slot=slot)
+        slot.flat_price = slot_flat_price(slot=slot)
     user = request.user
     can_review = user.is_authenticated and (
         has_reviewed(user=user, theme_id=theme.pk) or has_attended(user=user, theme_id=theme.pk)
@@ -170,6 +176,8 @@ def _render_theme(request: HttpRequest, theme: Theme, form: BookSlotForm, *, sta
         {
             "theme": theme,
             "merchant": theme.merchant,
+            # A tiered policy in words (the single cutoff keeps its sentence in the template).
+            "policy_summary": policy_summary(tiers) if theme.cancellation_policy else "",
             "schedule": _schedule_by_local_day(slots, theme),
             "slots_truncated": len(slots) == MAX_SLOTS_SHOWN,
             "schedule_days": SCHEDULE_DAYS,
@@ -180,9 +188,31 @@ def _render_theme(request: HttpRequest, theme: Theme, form: BookSlotForm, *, sta
             "selected_warning": selected_warning,
             "party_size": form.party_size_value(),
             "bookable": selectors.theme_is_bookable(theme=theme),
+            "private": is_private(theme),
+            "tiered": bool(theme.price_tiers),
+            "ticket_fields": form.ticket_fields(),
+            # For static/js/book.js's live total, formatted like bookwise.money.format_money.
+            "money_prefix": money.format_money(0, theme.currency).split("0", 1)[0],
+            "money_exponent": money.exponent(theme.currency),
         },
         status=status,
     )
+
+
+def _slot_price_shown(slot: Slot, theme: Theme) -> int | None:
+    """A slot's own (peak) price where it differs from what the theme's facts say; None otherwise.
+
+    Flat private prices and per-person prices follow the slot's price; ticket
+    tiers keep the theme's prices (bookings.pricing), so nothing differs there.
+    """
+    if slot.price is None:
+        return None
+    flat = slot_flat_price(slot=slot)
+    if flat is not None:
+        return flat if flat != theme.private_price else None
+    if theme.price_tiers:
+        return None
+    return slot.price if slot.price != theme.price else None
 
 
 def _schedule_by_local_day(slots: list[Slot], theme: Theme) -> list[ScheduleDay]:

@@ -68,3 +68,18 @@ def reconcile_pending_payments() -> int:
 def send_booking_cancelled(booking_id: int) -> bool:
     """Idempotent: a second run sends nothing (bookwise.emails.send_email_once)."""
     return notifications.send_booking_cancelled_email(booking_id=booking_id)
+
+
+@shared_task(**RELIABLE_TASK_OPTIONS)
+def cancel_slots_below_minimum() -> int:
+    """Periodic (beat): cancel the slots still below their minimum players at the deadline, and refund them.
+
+    Safe to run twice and concurrently (each slot is re-checked under its lock).
+    """
+    return services.slots_cancel_below_minimum()
+
+
+@shared_task(**EMAIL_TASK_OPTIONS)
+def send_slot_minimum_not_reached(slot_id: int) -> bool:
+    """To the merchant: the slot was cancelled for want of players. Idempotent (send_email_once)."""
+    return notifications.send_slot_minimum_not_reached_email(slot_id=slot_id)

@@ -20,16 +20,23 @@ from bookwise import money
 from bookwise.timezones import local_to_utc
 from catalog.limits import (
     MAX_CANCELLATION_CUTOFF_HOURS,
+    MAX_CANCELLATION_HOURS_BEFORE,
     MAX_CAPACITY,
     MAX_DURATION_MINUTES,
+    MAX_MIN_PLAYERS,
+    MAX_MIN_PLAYERS_DEADLINE_HOURS,
     MAX_PARTY,
     MAX_PRICE,
     MAX_PRICE_MAJOR,
+    MAX_PRICE_TIERS,
+    PRICE_TIER_CODE_PATTERN,
+    PRICE_TIER_LABEL_MAX_LENGTH,
     SCHEDULE_MAX_DAYS,
     SCHEDULE_MAX_TIMES_PER_DAY,
     SLOT_MAX_DAYS_AHEAD,
     THEME_DESCRIPTION_MAX_LENGTH,
 )
+from catalog.models import BookingMode
 from catalog.venue import Venue
 from merchants import places
 from merchants.models import BookingEmails
@@ -138,8 +145,47 @@ class CurrencyField(forms.ChoiceField):
             raise forms.ValidationError(money.unsupported_currency_message(value), code="unsupported_currency")
 
 
+def _money_field(label: str, *, required: bool = False, help_text: str = "") -> forms.DecimalField:
+    """A price typed in major units; converted to minor units with the theme's currency in clean()."""
+    return forms.DecimalField(
+        label=label,
+        required=required,
+        min_value=Decimal("0"),
+        max_value=MAX_PRICE_MAJOR,
+        max_digits=11,
+        decimal_places=2,
+        help_text=help_text,
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+    )
+
+
+def _to_minor(form: forms.Form, name: str, value: Decimal | None, currency: str | None) -> int | None:
+    """`value` in the currency's minor units, bounded by MAX_PRICE; an error on `name` (and None) otherwise."""
+    if value is None or not currency:
+        return None
+    try:
+        minor = money.to_minor(value, currency)
+    except money.TooPrecise as exc:
+        form.add_error(name, str(exc))
+        return None
+    if minor > MAX_PRICE:
+        form.add_error(name, f"The price may be at most {money.format_money(MAX_PRICE, currency)}.")
+        return None
+    return minor
+
+
+# Rows of the theme form's ticket tiers (as many as the catalog allows) and refund tiers.
+TIER_ROWS = MAX_PRICE_TIERS
+POLICY_ROWS = 4
+
+
 class ThemeForm(forms.Form):
-    """A theme; given the merchant, a new one's currency defaults to the merchant country's."""
+    """A theme; given the merchant, a new one's currency defaults to the merchant country's.
+
+    Ticket tiers and refund tiers are fixed rows of plain inputs (`tier_<n>_code`,
+    `policy_<n>_hours`...), blank rows ignored: no script needed. The catalog
+    services validate the lists (codes unique, percents 0..100).
+    """
 
     title = forms.CharField(label="Title", max_length=200)
     description = forms.CharField(
@@ -149,24 +195,52 @@ class ThemeForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5}),
     )
     duration_minutes = forms.IntegerField(label="Duration (minutes)", min_value=1, max_value=MAX_DURATION_MINUTES)
-    price = forms.DecimalField(
-        label="Price per person",
-        min_value=Decimal("0"),
-        max_value=MAX_PRICE_MAJOR,  # the real bound is in minor units, checked with the currency in clean()
-        max_digits=11,
-        decimal_places=2,
+    price = _money_field(
+        "Price per person",
+        required=True,
         help_text="In the currency below, e.g. 25.00, or 5000 for a yen price (JPY has no cents). "
         "Use 0 for a free theme.",
-        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
     )
     currency = CurrencyField(label="Currency", initial=money.DEFAULT_CURRENCY)
     min_party = forms.IntegerField(label="Smallest party", min_value=1, max_value=MAX_PARTY, initial=1)
     max_party = forms.IntegerField(label="Largest party", min_value=1, max_value=MAX_PARTY, initial=6)
+    booking_mode = forms.ChoiceField(
+        label="How slots are sold",
+        choices=[
+            (BookingMode.SHARED, "Shared: strangers share a slot, seats sold per person"),
+            (BookingMode.PRIVATE, "Private: the first group takes the whole slot"),
+        ],
+        initial=BookingMode.SHARED,
+        required=False,  # blank: shared, as every theme was before booking modes
+        widget=forms.RadioSelect,
+    )
+    private_price = _money_field(
+        "Private price for the whole group",
+        help_text="Private themes only: one price for the slot, whatever the party size. Leave blank to charge "
+        "per person.",
+    )
+    min_players = forms.IntegerField(
+        label="Minimum players to run",
+        min_value=1,
+        max_value=MAX_MIN_PLAYERS,
+        initial=1,
+        required=False,
+        help_text="A slot with fewer people booked by the deadline below is cancelled and refunded in full. "
+        "1 = always runs.",
+    )
+    min_players_deadline_hours = forms.IntegerField(
+        label="Minimum players deadline (hours before start)",
+        min_value=0,
+        max_value=MAX_MIN_PLAYERS_DEADLINE_HOURS,
+        initial=24,
+        required=False,
+    )
     cancellation_cutoff_hours = forms.IntegerField(
         label="Free cancellation until (hours before start)",
         min_value=0,
         max_value=MAX_CANCELLATION_CUTOFF_HOURS,
         initial=24,
+        help_text="Used when no refund tiers are given below.",
     )
     venue_street, venue_postcode, venue_city, venue_country = _address_fields("venue_", city_required=False).values()
 
@@ -178,32 +252,96 @@ class ThemeForm(forms.Form):
             "Only if this theme takes place somewhere else: leave the venue blank to use your business address"
             + (f" ({theme_venue_default(merchant)})." if merchant is not None and merchant.street else ".")
         )
+        for n in range(1, TIER_ROWS + 1):
+            self.fields[f"tier_{n}_code"] = forms.RegexField(
+                label=f"Tier {n} code",
+                regex=PRICE_TIER_CODE_PATTERN,
+                required=False,
+                error_messages={"invalid": "Use lowercase letters, digits, - or _ (e.g. adult)."},
+                widget=forms.TextInput(attrs={"size": 8, "autocapitalize": "none"}),
+            )
+            self.fields[f"tier_{n}_label"] = forms.CharField(
+                label=f"Tier {n} label",
+                required=False,
+                max_length=PRICE_TIER_LABEL_MAX_LENGTH,
+                widget=forms.TextInput(attrs={"size": 14}),
+            )
+            self.fields[f"tier_{n}_price"] = _money_field(f"Tier {n} price")
+        for n in range(1, POLICY_ROWS + 1):
+            self.fields[f"policy_{n}_hours"] = forms.IntegerField(
+                label=f"Refund tier {n}: hours before start",
+                required=False,
+                min_value=0,
+                max_value=MAX_CANCELLATION_HOURS_BEFORE,
+            )
+            self.fields[f"policy_{n}_percent"] = forms.IntegerField(
+                label=f"Refund tier {n}: refund %", required=False, min_value=0, max_value=100
+            )
+
+    def main_fields(self) -> list:
+        """The fields shown one by one (the tier rows are laid out as tables by the template)."""
+        return [f for f in self.visible_fields() if not f.name.startswith(("tier_", "policy_"))]
+
+    def tier_rows(self) -> list[dict]:
+        return [
+            {"n": n, "code": self[f"tier_{n}_code"], "label": self[f"tier_{n}_label"], "price": self[f"tier_{n}_price"]}
+            for n in range(1, TIER_ROWS + 1)
+        ]
+
+    def policy_rows(self) -> list[dict]:
+        return [
+            {"n": n, "hours": self[f"policy_{n}_hours"], "percent": self[f"policy_{n}_percent"]}
+            for n in range(1, POLICY_ROWS + 1)
+        ]
 
     def clean(self):
         data = super().clean()
         low, high = data.get("min_party"), data.get("max_party")
         if low is not None and high is not None and low > high:
             self.add_error("max_party", "The largest party must not be smaller than the smallest party.")
-        price, currency = data.get("price"), data.get("currency")
-        if price is not None and currency:
-            try:
-                data["price_minor"] = money.to_minor(price, currency)
-            except money.TooPrecise as exc:
-                self.add_error("price", str(exc))
-            else:
-                if data["price_minor"] > MAX_PRICE:
-                    self.add_error("price", f"The price may be at most {money.format_money(MAX_PRICE, currency)}.")
+        # Left blank (or not posted by an older page): the model's defaults, an always-running shared theme.
+        data["booking_mode"] = data.get("booking_mode") or BookingMode.SHARED
+        if data.get("min_players") is None:
+            data["min_players"] = 1
+        if data.get("min_players_deadline_hours") is None:
+            data["min_players_deadline_hours"] = 24
+        currency = data.get("currency")
+        data["price_minor"] = _to_minor(self, "price", data.get("price"), currency)
+        data["private_price_minor"] = _to_minor(self, "private_price", data.get("private_price"), currency)
+        tiers = []
+        for n in range(1, TIER_ROWS + 1):
+            code, label, price = (data.get(f"tier_{n}_{part}") for part in ("code", "label", "price"))
+            if not code and not label and price is None:
+                continue
+            if not code or price is None:
+                self.add_error(f"tier_{n}_code", f"Tier {n}: give a code and a price (or clear the row).")
+                continue
+            minor = _to_minor(self, f"tier_{n}_price", price, currency)
+            if minor is not None:
+                tiers.append({"code": code, "label": label or code.capitalize(), "price": minor})
+        data["price_tiers"] = tiers
+        policy = []
+        for n in range(1, POLICY_ROWS + 1):
+            hours, percent = data.get(f"policy_{n}_hours"), data.get(f"policy_{n}_percent")
+            if hours is None and percent is None:
+                continue
+            if hours is None or percent is None:
+                self.add_error(f"policy_{n}_hours", f"Refund tier {n}: give the hours and the percent (or clear both).")
+                continue
+            policy.append({"hours_before": hours, "refund_percent": percent})
+        data["cancellation_policy"] = sorted(policy, key=lambda row: -row["hours_before"])
         return data
 
     def service_kwargs(self) -> dict:
-        """The cleaned values as the catalog services take them: price in the currency's minor units."""
-        data = dict(self.cleaned_data)
+        """The cleaned values as the catalog services take them: prices in the currency's minor units."""
+        data = {k: v for k, v in self.cleaned_data.items() if not k.startswith(("tier_", "policy_"))}
         data["price"] = data.pop("price_minor")
+        data["private_price"] = data.pop("private_price_minor")
         return data
 
     @staticmethod
     def initial_from(theme) -> dict:
-        return {
+        initial = {
             "title": theme.title,
             "description": theme.description,
             "duration_minutes": theme.duration_minutes,
@@ -211,6 +349,12 @@ class ThemeForm(forms.Form):
             "currency": theme.currency,
             "min_party": theme.min_party,
             "max_party": theme.max_party,
+            "booking_mode": theme.booking_mode,
+            "private_price": (
+                money.from_minor(theme.private_price, theme.currency) if theme.private_price is not None else None
+            ),
+            "min_players": theme.min_players,
+            "min_players_deadline_hours": theme.min_players_deadline_hours,
             "cancellation_cutoff_hours": theme.cancellation_cutoff_hours,
             "is_active": theme.is_active,
             "venue_street": theme.venue_street,
@@ -218,6 +362,14 @@ class ThemeForm(forms.Form):
             "venue_city": theme.venue_city,
             "venue_country": theme.venue_country,
         }
+        for n, tier in enumerate(theme.price_tiers or [], start=1):
+            initial[f"tier_{n}_code"] = tier.get("code", "")
+            initial[f"tier_{n}_label"] = tier.get("label", "")
+            initial[f"tier_{n}_price"] = money.from_minor(int(tier.get("price", 0)), theme.currency)
+        for n, row in enumerate(theme.cancellation_policy or [], start=1):
+            initial[f"policy_{n}_hours"] = row.get("hours_before")
+            initial[f"policy_{n}_percent"] = row.get("refund_percent")
+        return initial
 
 
 class ThemeEditForm(ThemeForm):
@@ -231,6 +383,30 @@ def _default_capacity(form: forms.Form, theme) -> None:
     if theme is not None and "capacity" not in form.initial:
         form.initial["capacity"] = theme.max_party
         form.fields["capacity"].help_text = f"Starts at this theme's largest party, {theme.max_party}."
+
+
+def _slot_price_field(theme) -> forms.DecimalField:
+    """The optional peak price of a slot; its help says what the theme charges otherwise."""
+    field = _money_field("Price (optional)")
+    if theme is not None:
+        per = (
+            "for the group"
+            if theme.booking_mode == BookingMode.PRIVATE and theme.private_price is not None
+            else ("per person")
+        )
+        base = theme.private_price if per == "for the group" else theme.price
+        field.help_text = (
+            f"A peak price {per} in {theme.currency.upper()}, e.g. for Friday and Saturday evenings. "
+            f"Blank: the theme's {money.format_money(base, theme.currency)}."
+        )
+        if theme.price_tiers:
+            field.help_text += " Tickets keep their tier prices."
+    return field
+
+
+def _clean_slot_price(form: forms.Form, data: dict) -> None:
+    """`data["price_minor"]`: the typed peak price in the theme's minor units, or None (the theme's price)."""
+    data["price_minor"] = _to_minor(form, "price", data.get("price"), form.theme.currency if form.theme else None)
 
 
 def _bounded_date(value: date, today: date) -> None:
@@ -254,7 +430,9 @@ class SlotForm(forms.Form):
     def __init__(self, *args, merchant, theme=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.merchant = merchant
+        self.theme = theme
         self.fields["time"].help_text = f"Local time in {merchant.timezone}."
+        self.fields["price"] = _slot_price_field(theme)
         _default_capacity(self, theme)
 
     def clean_date(self):
@@ -270,6 +448,7 @@ class SlotForm(forms.Form):
                 self.add_error("time", "This time does not exist on that day: the clocks go forward.")
             else:
                 data["starts_at"] = starts_at
+        _clean_slot_price(self, data)
         return data
 
 
@@ -313,7 +492,14 @@ class ScheduleForm(forms.Form):
     def __init__(self, *args, merchant, theme=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.merchant = merchant
+        self.theme = theme
         self.fields["times"].help_text += f" Local time in {merchant.timezone}."
+        self.fields["price"] = _slot_price_field(theme)
+        if theme is not None:
+            self.fields["price"].help_text += (
+                " For peak prices, create one schedule per price: e.g. Monday to Thursday at the theme's price, "
+                "then Friday and Saturday 18:00 at a higher one."
+            )
         _default_capacity(self, theme)
 
     def clean_times(self) -> list[time]:
@@ -334,6 +520,7 @@ class ScheduleForm(forms.Form):
                 self.add_error("end_date", "A schedule may span at most one year.")
             elif end > timezone.localdate(timezone=self.merchant.tzinfo) + timedelta(days=SLOT_MAX_DAYS_AHEAD):
                 self.add_error("end_date", "Choose a last day within the next two years.")
+        _clean_slot_price(self, data)
         return data
 
     def plan_kwargs(self) -> dict:

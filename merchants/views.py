@@ -275,7 +275,10 @@ def slot_add(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             catalog_services.slot_create(
-                theme=theme, starts_at=form.cleaned_data["starts_at"], capacity=form.cleaned_data["capacity"]
+                theme=theme,
+                starts_at=form.cleaned_data["starts_at"],
+                capacity=form.cleaned_data["capacity"],
+                price=form.cleaned_data["price_minor"],
             )
         except DomainError as exc:
             form_add_domain_error(form, exc, field_map={"starts_at": "date", "ends_at": "time"})
@@ -298,7 +301,10 @@ def slot_schedule(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             if action == "create":
                 created, skipped = catalog_services.slot_bulk_create(
-                    theme=theme, capacity=form.cleaned_data["capacity"], **form.plan_kwargs()
+                    theme=theme,
+                    capacity=form.cleaned_data["capacity"],
+                    price=form.cleaned_data["price_minor"],
+                    **form.plan_kwargs(),
                 )
             else:
                 plan = catalog_services.slot_schedule_plan(theme=theme, **form.plan_kwargs())
@@ -309,11 +315,17 @@ def slot_schedule(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, f"Created {created} slots; skipped {skipped}.")
                 return redirect("merchant:slot-list", pk=theme.pk)
     # The confirm button posts exactly what was previewed, as hidden inputs (no ids: no clash with the form).
-    confirm_form = ScheduleForm(request.POST, merchant=request.merchant, auto_id=False) if plan else None
+    confirm_form = ScheduleForm(request.POST, merchant=request.merchant, theme=theme, auto_id=False) if plan else None
     return _render(
         request,
         "slot_schedule.html",
-        {"theme": theme, "form": form, "plan": plan, "confirm_form": confirm_form},
+        {
+            "theme": theme,
+            "form": form,
+            "plan": plan,
+            "confirm_form": confirm_form,
+            "plan_price": form.cleaned_data.get("price_minor") if plan else None,
+        },
         status=_form_status(form),
     )
 

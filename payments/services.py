@@ -87,6 +87,8 @@ from typing import Any
 import stripe
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
@@ -857,23 +859,69 @@ def payment_mark_sync_failed(*, payment_id: int, error: str) -> None:
 # --- Refunds ------------------------------------------------------------------------------
 
 
-def _refund_record(*, payment: Payment, reason: str) -> Refund:
-    """Record a full refund of `payment` and send it after commit. One refund per booking (deterministic key).
+def _refund_record(*, payment: Payment, reason: str, amount: int | None = None) -> Refund | None:
+    """Record the booking's refund of `payment` and send it after commit. One per booking (deterministic key).
 
-    Caller holds the payment row lock inside a transaction.
+    `amount`: minor units (a cancellation policy's share); None for all that
+    is left of the payment. Never more than what is left (a reschedule may
+    have refunded a part already). A refund already recorded under the key is
+    returned as it is; None when nothing is left to refund. Caller holds the
+    payment row lock inside a transaction.
     """
     require_atomic()
-    refund, created = Refund.objects.get_or_create(
-        idempotency_key=refund_idempotency_key(payment.booking_id),
-        defaults={"payment": payment, "amount": payment.amount, "reason": reason},
+    existing = Refund.objects.filter(idempotency_key=refund_idempotency_key(payment.booking_id)).first()
+    if existing is not None:
+        return existing
+    left = payment.amount - _refunded_total(payment)
+    amount = left if amount is None else min(amount, left)
+    if amount <= 0:
+        return None
+    refund = Refund.objects.create(
+        payment=payment, amount=amount, reason=reason, idempotency_key=refund_idempotency_key(payment.booking_id)
     )
-    if created:
-        ledger_record_refund(refund=refund)  # the refund and the fee share it gives back, in this transaction
-        outbox.enqueue(PROCESS_REFUND_TASK, refund.pk)  # sent after commit, even if the broker is down then
+    ledger_record_refund(refund=refund)  # the refund and the fee share it gives back, in this transaction
+    outbox.enqueue(PROCESS_REFUND_TASK, refund.pk)  # sent after commit, even if the broker is down then
     return refund
 
 
-def payment_refund_record(*, payment_id: int, reason: str) -> Refund:
+def _refunded_total(payment: Payment, *, status: str | None = None) -> int:
+    """Minor units of `payment` recorded as refunded (all refunds, or those in `status`)."""
+    refunds = payment.refunds.all() if status is None else payment.refunds.filter(status=status)
+    total: int = refunds.aggregate(total=Coalesce(Sum("amount"), 0))["total"]
+    return total
+
+
+def reschedule_refund_idempotency_key(booking_id: int, sequence: int) -> str:
+    """The key of the refund of a reschedule's price difference: one per move (the booking's ics_sequence after it)."""
+    return f"booking-{booking_id}-reschedule-{sequence}"
+
+
+def payment_refund_part_for_booking(*, booking_id: int, amount: int, key: str, reason: str) -> Refund | None:
+    """Record a refund of `amount` of the booking's succeeded payment under `key`; Stripe is called after commit.
+
+    For a part of the money only (checkout.services.booking_reschedule: the
+    price difference of a move to a cheaper time), next to the one
+    cancellation refund (`refund_idempotency_key`). The ledger gets the refund
+    and its fee share in this transaction. Caller holds the booking row lock
+    inside a transaction. Returns None when nothing was paid or when `amount`
+    is more than what is left of the payment. Idempotent per `key`.
+    """
+    require_atomic()
+    payment = Payment.objects.select_for_update().filter(booking_id=booking_id).first()
+    if payment is None or payment.status != PaymentStatus.SUCCEEDED or amount <= 0:
+        return None
+    existing = Refund.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return existing
+    if amount > payment.amount - _refunded_total(payment):
+        return None
+    refund = Refund.objects.create(payment=payment, amount=amount, reason=reason, idempotency_key=key)
+    ledger_record_refund(refund=refund)  # the refund and the fee share it gives back, in this transaction
+    outbox.enqueue(PROCESS_REFUND_TASK, refund.pk)  # sent after commit, even if the broker is down then
+    return refund
+
+
+def payment_refund_record(*, payment_id: int, reason: str) -> Refund | None:
     """Record a full refund of a payment the booking cannot take (late payment, cancelled booking).
 
     Caller holds the transaction in which :func:`payment_apply_intent` answered
@@ -884,17 +932,29 @@ def payment_refund_record(*, payment_id: int, reason: str) -> Refund:
     return _refund_record(payment=payment, reason=reason)
 
 
-def payment_refund_for_booking(*, booking_id: int, reason: str) -> Refund | None:
-    """Record a full refund of the booking's succeeded payment; Stripe is called after commit.
+def payment_refund_for_booking(*, booking_id: int, reason: str, amount: int | None = None) -> Refund | None:
+    """Record the refund of the booking's succeeded payment; Stripe is called after commit.
 
-    Caller holds the booking row lock inside a transaction. Returns None when
-    nothing was paid. Idempotent: one refund per payment (deterministic key).
+    `amount`: the minor units to refund (a cancellation policy's share, e.g.
+    50 %); None refunds all that is left. Caller holds the booking row lock
+    inside a transaction. Returns None when nothing was paid (or is left).
+    Idempotent: one such refund per booking (deterministic key
+    ``booking-<id>-refund``).
     """
     require_atomic()
     payment = Payment.objects.select_for_update().filter(booking_id=booking_id).first()
     if payment is None or payment.status != PaymentStatus.SUCCEEDED:
         return None
-    return _refund_record(payment=payment, reason=reason)
+    return _refund_record(payment=payment, reason=reason, amount=amount)
+
+
+def payment_refunded_total(*, booking_id: int) -> int:
+    """Minor units recorded as refunded of the booking's payment (every refund, any status): its `refunded_amount`.
+
+    Read in the transaction that recorded a refund, under the payment row lock.
+    """
+    payment = Payment.objects.filter(booking_id=booking_id).first()
+    return 0 if payment is None else _refunded_total(payment)
 
 
 def refund_process(*, refund_id: int) -> Refund | None:
@@ -965,7 +1025,13 @@ def _refund_store_result(refund_id: int, *, stripe_id: str, stripe_status: str, 
             refund.stripe_refund_id = stripe_id
         refund.last_error = note if status == RefundStatus.FAILED else ""
         refund.save(update_fields=["status", "stripe_refund_id", "last_error", "updated_at"])
-        if refund.status == RefundStatus.SUCCEEDED and payment.status == PaymentStatus.SUCCEEDED:
+        # Refunded once the whole amount is back: a part (a reschedule's price difference) leaves the
+        # payment succeeded, so a later cancellation still refunds the rest.
+        if (
+            refund.status == RefundStatus.SUCCEEDED
+            and payment.status == PaymentStatus.SUCCEEDED
+            and _refunded_total(payment, status=RefundStatus.SUCCEEDED) >= payment.amount
+        ):
             payment.status = PaymentStatus.REFUNDED
             payment.save(update_fields=["status", "updated_at"])
     return refund

@@ -19,6 +19,7 @@ urlpatterns = [
     path("bookings/<int:pk>/pay/", booking_views.booking_pay, name="booking-pay"),
     path("bookings/<int:pk>/status/", booking_views.booking_status, name="booking-status"),
     path("bookings/<int:pk>/cancel/", booking_views.booking_cancel, name="booking-cancel"),
+    path("bookings/<int:pk>/reschedule/", booking_views.booking_reschedule, name="booking-reschedule"),
     path("accounts/register/", account_views.register, name="register"),
     path("accounts/login/", account_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", account_views.LogoutView.as_view(), name="logout"),

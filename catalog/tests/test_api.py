@@ -41,8 +41,15 @@ THEME_EXTRA_FIELDS = {
     "venue_postcode",
     "venue_city",
     "venue_country",
+    # How it is sold (API.md "Theme and slot fields").
+    "booking_mode",
+    "private_price",
+    "price_tiers",
+    "min_players",
+    "min_players_deadline_hours",
+    "cancellation_policy",
 }
-SLOT_FIELDS = {"id", "theme", "starts_at", "ends_at", "capacity", "seats_left", "status"}
+SLOT_FIELDS = {"id", "theme", "starts_at", "ends_at", "capacity", "seats_left", "status", "price", "guaranteed"}
 
 NEW_THEME = {
     "title": "The Vault",

@@ -9,6 +9,7 @@ are derived on the server from the loaded rows.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -58,7 +59,9 @@ def _sql_default(fld: models.Field) -> str:
     """SQL literal of a column the INSERT ... SELECT does not know (a field added later): its default or NULL."""
     from psycopg import sql
 
-    if fld.has_default():
+    if isinstance(fld, models.JSONField) and fld.has_default():
+        value: object = json.dumps(fld.get_default(), separators=(",", ":"))
+    elif fld.has_default():
         value = fld.get_db_prep_save(fld.get_default(), connection)
     elif fld.null:
         value = None
@@ -72,6 +75,8 @@ def _sql_default(fld: models.Field) -> str:
 
 def _copy_value(fld: models.Field) -> str:
     """COPY text for a column the generator does not know (a field added later): its default or NULL."""
+    if isinstance(fld, models.JSONField) and fld.has_default():
+        return json.dumps(fld.get_default(), separators=(",", ":"))
     if fld.has_default():
         value = fld.get_db_prep_save(fld.get_default(), connection)
     elif fld.null:

@@ -50,8 +50,36 @@ def test_seed_demo_makes_approved_merchants_in_three_timezones_and_a_free_theme(
     assert {m.status for m in merchants} == {MerchantStatus.APPROVED}
     assert {m.timezone for m in merchants} == {"Europe/Lisbon", "America/New_York", "Asia/Tokyo"}
     assert Merchant.objects.get(owner__email=MERCHANT_EMAIL).city == "Lisbon"
-    assert Theme.objects.count() == 8
+    assert Theme.objects.count() == 10
     assert Theme.objects.filter(price=0).count() == 1
+
+
+def test_seed_demo_shows_each_way_of_selling():
+    call_command("seed_demo", "--not-production")
+
+    now = timezone.now()
+    room = Theme.objects.get(title="The Cartographer's Study", merchant__owner__email=MERCHANT_EMAIL)
+    assert (room.booking_mode, room.private_price) == ("private", 9000)
+    assert [tier["code"] for tier in room.price_tiers] == ["adult", "child"]
+    assert room.cancellation_policy[0] == {"hours_before": 48, "refund_percent": 100}
+    workshop = Theme.objects.get(title="Pastel de Nata Workshop")
+    assert workshop.min_players == 4
+    # Every past workshop reached its minimum, so the demo history reads like real runs.
+    for slot in Slot.objects.filter(theme=workshop, starts_at__lte=now):
+        assert sum(b.party_size for b in slot.bookings.all()) >= 4
+    # Peak prices: Friday and Saturday evenings only, at the tour's and the room's peak.
+    tz = zoneinfo.ZoneInfo("Europe/Lisbon")
+    for title, evening, peak in (("Tram 28 Tasting Tour", 18, 4000), ("The Cartographer's Study", 19, 12000)):
+        upcoming = Slot.objects.filter(theme__title=title, starts_at__gt=now)
+        assert upcoming.count() == 30 * (2 if evening == 18 else 3)
+        for slot in upcoming:
+            local = slot.starts_at.astimezone(tz)
+            is_peak = local.weekday() in (4, 5) and local.hour == evening
+            assert slot.price == (peak if is_peak else None), (title, local)
+        assert upcoming.filter(price=peak).count() >= 8
+    # Old shapes stay: a shared per-person theme with no tiers and no minimum.
+    plain = Theme.objects.get(title="Subway Heist")
+    assert (plain.booking_mode, plain.price_tiers, plain.min_players, plain.private_price) == ("shared", [], 1, None)
 
 
 def test_seed_demo_slots_are_valid_and_at_local_opening_hours_and_only_the_history_is_past():

@@ -139,6 +139,7 @@ PATHS: dict[str, Callable[[World], str]] = {
     "bookings/": lambda w: "bookings/",
     "bookings/{pk}/": lambda w: f"bookings/{w.booking.pk}/",
     "bookings/{pk}/cancel/": lambda w: f"bookings/{w.booking.pk}/cancel/",
+    "bookings/{pk}/reschedule/": lambda w: f"bookings/{w.booking.pk}/reschedule/",
     "themes/{theme_id}/reviews/": lambda w: f"themes/{w.theme.pk}/reviews/",
     "reviews/": lambda w: "reviews/",
     "reviews/{pk}/": lambda w: f"reviews/{w.review.pk}/",
@@ -224,6 +225,11 @@ TABLE: dict[tuple[str, str], Row] = {
     ("bookings/", "GET"): Row(signed_in(200)),
     ("bookings/{pk}/", "GET"): Row(E(401, 200, 404, 200, 404, 200)),
     ("bookings/{pk}/cancel/", "POST"): Row(E(401, 200, 404, 200, 404, 200)),
+    ("bookings/{pk}/reschedule/", "POST"): Row(
+        E(401, 200, 404, 403, 404, 403),
+        body=lambda w, a: {"slot": w.join_slot.pk},
+        why="its customer only: the merchant and admins see the booking but may not move it (403)",
+    ),
     # --- reviews -----------------------------------------------------------------------------------------
     ("themes/{theme_id}/reviews/", "GET"): Row(anyone(200)),
     ("reviews/", "POST"): Row(
@@ -260,6 +266,7 @@ OPTIONS_ANONYMOUS_401 = {
     "bookings/",
     "bookings/{pk}/",
     "bookings/{pk}/cancel/",
+    "bookings/{pk}/reschedule/",
     "payments/create/",
 }
 # The HTML-only Swagger page serves GET and HEAD only (OPTIONS metadata cannot be rendered as HTML).

@@ -32,7 +32,7 @@ sweep's transfers after onboarding go through in development too.
 from __future__ import annotations
 
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
@@ -66,6 +66,12 @@ class DemoTheme:
     max_party: int
     capacity: int
     local_times: tuple[str, ...]
+    # How it is sold (API.md "Theme and slot fields"); the defaults are a plain shared theme.
+    selling: dict = field(default_factory=dict)
+    # Peak pricing: slots on these weekdays (0 = Monday) at these local times cost `peak_price`.
+    peak_weekdays: tuple[int, ...] = ()
+    peak_times: tuple[str, ...] = ()
+    peak_price: int | None = None
 
 
 @dataclass(frozen=True)
@@ -97,15 +103,44 @@ MERCHANTS = (
                 "An escape room: brew the elixir and find the key before the candle burns out.",
                 60, 2500, 2, 6, 6, ("10:00", "14:00", "18:30"),
             ),
+            # A class that runs with at least 4 people: below that 12 hours before, it is cancelled and refunded.
             DemoTheme(
                 "Pastel de Nata Workshop",
-                "A cooking class: laminated dough, custard and a very hot oven.",
+                "A cooking class: laminated dough, custard and a very hot oven. Runs with 4 bakers or more.",
                 120, 4500, 1, 4, 10, ("10:30", "16:00"),
+                selling={"min_players": 4, "min_players_deadline_hours": 12},
             ),
             DemoTheme(
                 "Alfama Night Walk",
                 "A free guided walk through the alleys of Alfama, with fado on the way.",
                 90, 0, 1, 8, 20, ("20:00",),
+            ),
+            # A private room: one family or group per slot, a flat price for the group, adult and child
+            # tickets saying who comes; Friday and Saturday evenings cost more.
+            DemoTheme(
+                "The Cartographer's Study",
+                "A private escape room for your group only: redraw the lost map of Lisbon. Children welcome.",
+                60, 2500, 2, 6, 6, ("11:00", "15:00", "19:00"),
+                selling={
+                    "booking_mode": "private",
+                    "private_price": 9000,
+                    "price_tiers": [
+                        {"code": "adult", "label": "Adult", "price": 2500},
+                        {"code": "child", "label": "Child", "price": 1500},
+                    ],
+                    "cancellation_policy": [
+                        {"hours_before": 48, "refund_percent": 100},
+                        {"hours_before": 24, "refund_percent": 50},
+                    ],
+                },
+                peak_weekdays=(4, 5), peak_times=("19:00",), peak_price=12000,
+            ),
+            # A tour with peak prices: the Friday and Saturday sunset departures cost more.
+            DemoTheme(
+                "Tram 28 Tasting Tour",
+                "A guided tour on and off the yellow tram, with petiscos at three tascas.",
+                120, 3000, 1, 6, 14, ("11:00", "18:00"),
+                peak_weekdays=(4, 5), peak_times=("18:00",), peak_price=4000,
             ),
         ),
     ),
@@ -228,20 +263,38 @@ def seed() -> dict[str, int]:
                 currency=demo.currency,
                 min_party=spec.min_party,
                 max_party=spec.max_party,
+                **spec.selling,
             )
             counts["themes"] += 1
-            created, _skipped = slot_bulk_create(
-                theme=theme,
-                start_date=first_day,
-                end_date=first_day + timedelta(days=SLOT_DAYS - 1),
-                weekdays=list(range(7)),
-                times=[time.fromisoformat(hhmm) for hhmm in spec.local_times],
-                capacity=spec.capacity,
-                now=now,
-            )
-            counts["slots"] += created
+            for weekdays, times, price in _schedules(spec):
+                created, _skipped = slot_bulk_create(
+                    theme=theme,
+                    start_date=first_day,
+                    end_date=first_day + timedelta(days=SLOT_DAYS - 1),
+                    weekdays=weekdays,
+                    times=[time.fromisoformat(hhmm) for hhmm in times],
+                    capacity=spec.capacity,
+                    price=price,
+                    now=now,
+                )
+                counts["slots"] += created
     counts.update(_seed_history(now=now))
     return counts
+
+
+def _schedules(spec: DemoTheme) -> list[tuple[list[int], tuple[str, ...], int | None]]:
+    """The weekly schedules of a theme as a merchant would enter them: (weekdays, times, price or None)."""
+    every_day = list(range(7))
+    if spec.peak_price is None:
+        return [(every_day, spec.local_times, None)]
+    off_peak_times = tuple(t for t in spec.local_times if t not in spec.peak_times)
+    schedules: list[tuple[list[int], tuple[str, ...], int | None]] = [
+        ([d for d in every_day if d not in spec.peak_weekdays], spec.peak_times, None),
+        (list(spec.peak_weekdays), spec.peak_times, spec.peak_price),
+    ]
+    if off_peak_times:
+        schedules.insert(0, (every_day, off_peak_times, None))
+    return schedules
 
 
 # --- History at the demo merchants ----------------------------------------------------------
@@ -273,6 +326,7 @@ PAST_SLOTS = {
         PastSlot("Pastel de Nata Workshop", 17, "10:30", (
             ("rui.guest@bookwise.local", 2, BookingStatus.ATTENDED, None),
             ("tiago.guest@bookwise.local", 1, BookingStatus.ATTENDED, None),
+            ("sofia.guest@bookwise.local", 1, BookingStatus.ATTENDED, None),
         )),
         PastSlot("The Alchemist's Cellar", 10, "14:00", (
             ("sofia.guest@bookwise.local", 3, BookingStatus.ATTENDED, None),
