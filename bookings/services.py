@@ -528,6 +528,7 @@ def booking_move(*, booking_id: int, slot_id: int, by: User, now: datetime | Non
     if booking.status == BookingStatus.CONFIRMED:
         outbox.enqueue(SEND_CONFIRMED_TASK, booking.pk)  # the confirmation again, with the new .ics
         outbox.enqueue(SEND_RESCHEDULED_NOTICE_TASK, booking.pk, booking.ics_sequence, from_slot_id, refund)
+        slot_stamp_guaranteed(slot=new_slot, now=now)  # this party may bring the new time to its minimum
     return Reschedule(booking=booking, from_slot_id=from_slot_id, amount_before=amount_before, refund=refund)
 
 

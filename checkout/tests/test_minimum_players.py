@@ -248,3 +248,19 @@ class TestPages:
         client.force_login(slot.theme.merchant.owner)
         page = client.get(reverse("merchant:slot-list", args=[slot.theme_id])).content.decode()
         assert "Needs 4 more to run" in page
+
+
+@pytest.mark.django_db
+def test_a_move_that_brings_a_slot_to_its_minimum_guarantees_it(django_capture_on_commit_callbacks):
+    """A confirmed party rescheduled onto a class short of its minimum: the class will run, its customers are told."""
+    theme = ThemeFactory(price=0, min_players=4, min_players_deadline_hours=12, cancellation_cutoff_hours=24)
+    start = timezone.now() + timedelta(days=5)
+    short = SlotFactory(theme=theme, starts_at=start, capacity=8)
+    other = SlotFactory(theme=theme, starts_at=start + timedelta(days=1), capacity=8)
+    booking_join(slot_id=short.pk, customer=UserFactory(), party_size=2)
+    mover = booking_join(slot_id=other.pk, customer=UserFactory(), party_size=2)
+
+    services.booking_reschedule(booking_id=mover.pk, slot_id=short.pk, by=mover.customer)
+
+    short.refresh_from_db()
+    assert short.guaranteed_at is not None
