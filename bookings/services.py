@@ -103,6 +103,22 @@ def _slot_closed_reason(slot: Slot, now: datetime) -> str | None:
     return None
 
 
+def _require_seats(*, slot: Slot, party_size: int, now: datetime) -> None:
+    """409 `slot_full` unless `party_size` seats are free on `slot` (a private one: unless it is empty).
+
+    Caller holds the slot row lock, so the count is the one a join or a move may
+    trust. seats_taken counts a private slot with a holding booking as full
+    (bookings.selectors).
+    """
+    require_atomic()
+    taken = seats_taken(slot_id=slot.pk, now=now)
+    if is_private(slot.theme) and taken > 0:
+        raise DomainError("slot_full", "This time is already booked privately by another group.")
+    left = slot.capacity - taken
+    if party_size > left:
+        raise DomainError("slot_full", f"Only {max(left, 0)} seats are left at this time.")
+
+
 def hold_expiry(*, starts_at: datetime, now: datetime) -> datetime:
     """When an unpaid hold made at `now` runs out: BOOKING_HOLD_MINUTES later, never after the slot's start."""
     return min(now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES), starts_at)
@@ -181,13 +197,7 @@ def booking_join(
                 "cancel one you will not use first.",
             )
 
-        # seats_taken counts a private slot with a holding booking as full (bookings.selectors).
-        taken = seats_taken(slot_id=slot.pk, now=now)
-        if is_private(theme) and taken > 0:
-            raise DomainError("slot_full", "This slot is already booked privately by another group.")
-        left = slot.capacity - taken
-        if price.party_size > left:
-            raise DomainError("slot_full", f"Only {max(left, 0)} seats are left on this slot.")
+        _require_seats(slot=slot, party_size=price.party_size, now=now)
 
         try:
             with transaction.atomic():
@@ -478,12 +488,7 @@ def booking_move(*, booking_id: int, slot_id: int, by: User, now: datetime | Non
     closed = _slot_closed_reason(new_slot, now)
     if closed:
         raise DomainError("slot_closed", closed)
-    taken = seats_taken(slot_id=new_slot.pk, now=now)
-    if is_private(theme) and taken > 0:
-        raise DomainError("slot_full", "This time is already booked privately by another group.")
-    left = new_slot.capacity - taken
-    if booking.party_size > left:
-        raise DomainError("slot_full", f"Only {max(left, 0)} seats are left at this time.")
+    _require_seats(slot=new_slot, party_size=booking.party_size, now=now)
     try:
         price = booking_price(
             slot=new_slot, party_size=None if booking.tickets else booking.party_size, tickets=booking.tickets or None

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from bookings.models import BookingStatus
 from bookwise import money
+from bookwise.errors import DomainError
 from bookwise.timezones import local_to_utc
 from catalog.limits import (
     MAX_CANCELLATION_CUTOFF_HOURS,
@@ -41,6 +42,7 @@ from catalog.venue import Venue
 from merchants import places
 from merchants.models import BookingEmails
 from merchants.services import SETTINGS_FIELDS
+from payments import payout_selectors
 
 WEEKDAYS = [
     (0, "Monday"),
@@ -539,3 +541,25 @@ class CapacityForm(forms.Form):
 
 class AttendanceForm(forms.Form):
     status = forms.ChoiceField(choices=[(BookingStatus.ATTENDED, "Attended"), (BookingStatus.NO_SHOW, "No-show")])
+
+
+class StatementPeriodForm(forms.Form):
+    """The statement's days (merchant's timezone); both optional: this month up to today by default."""
+
+    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, data, *, merchant) -> None:
+        super().__init__(data)
+        self.merchant = merchant
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not self.errors:
+            try:
+                cleaned["date_from"], cleaned["date_to"] = payout_selectors.statement_period(
+                    merchant=self.merchant, date_from=cleaned.get("date_from"), date_to=cleaned.get("date_to")
+                )
+            except DomainError as exc:
+                raise forms.ValidationError(exc.message) from exc
+        return cleaned

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 from datetime import date, timedelta
 
-from django import forms
 from django.conf import settings as django_settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -51,6 +50,7 @@ from merchants.forms import (
     MerchantSettingsForm,
     ScheduleForm,
     SlotForm,
+    StatementPeriodForm,
     ThemeEditForm,
     ThemeForm,
 )
@@ -490,28 +490,6 @@ def settings_page(request: HttpRequest) -> HttpResponse:
 
 
 # --- Payouts: the Stripe account, balances, the statement and net earnings per week ---------
-
-
-class StatementPeriodForm(forms.Form):
-    """The statement's days (merchant's timezone); both optional: this month up to today by default."""
-
-    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
-
-    def __init__(self, data, *, merchant) -> None:
-        super().__init__(data)
-        self.merchant = merchant
-
-    def clean(self) -> dict:
-        cleaned = super().clean()
-        if not self.errors:
-            try:
-                cleaned["date_from"], cleaned["date_to"] = payout_selectors.statement_period(
-                    merchant=self.merchant, date_from=cleaned.get("date_from"), date_to=cleaned.get("date_to")
-                )
-            except DomainError as exc:
-                raise forms.ValidationError(exc.message) from exc
-        return cleaned
 
 
 def _statement_form(request: HttpRequest) -> StatementPeriodForm:

@@ -371,7 +371,7 @@ def test_booking_a_full_slot_shows_the_services_message(customer_web):
     response = customer_web.post(book_url(slot.theme), {"slot": slot.pk, "party_size": 1})
 
     assert response.status_code == 200
-    assert "Only 0 seats are left on this slot." in response.content.decode()
+    assert "Only 0 seats are left at this time." in response.content.decode()
     assert Booking.objects.count() == 1
 
 
