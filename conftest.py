@@ -1,6 +1,7 @@
 """Fixtures shared by every app's tests, including a real localstripe for payments, bookings and browser tests."""
 
 import os
+import time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -14,6 +15,8 @@ from devtools.embedded import free_port, register_localstripe_webhook, start_loc
 from merchants.tests.factories import MerchantFactory
 
 LOCALSTRIPE_WEBHOOK_NAME = "bookwise-tests"
+# localstripe sends an event 1 s after it happens; a delivery started then takes well under a second.
+WEBHOOK_SETTLE_SECONDS = 2.0
 
 
 def _redis_url_for_worker(url: str, worker: str) -> str:
@@ -176,3 +179,7 @@ def localstripe_delivers_to(localstripe, live_server):
     register_localstripe_webhook(
         localstripe, LOCALSTRIPE_WEBHOOK_NAME, f"http://127.0.0.1:{free_port()}/", "whsec_nobody"
     )
+    # A delivery already on its way (localstripe sends each event a second after it) reaches the
+    # live server, which every test shares: let it finish before the next test flushes the database
+    # under it (a late event's sync then failed in the next test, or blocked its flush).
+    time.sleep(WEBHOOK_SETTLE_SECONDS)
