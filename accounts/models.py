@@ -72,6 +72,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         default=False, help_text="Can log into Django admin (with its permissions); not an API admin."
     )
     date_joined = models.DateTimeField(default=timezone.now)
+    reminder_emails = models.BooleanField(
+        default=True, help_text="Reminder emails before a booking's start and the 'how was it?' email after it."
+    )
+    # The secret iCal feed of this customer's confirmed bookings (accounts/feeds.py); rotated on demand.
+    calendar_feed_token = models.CharField(max_length=64, blank=True, default="")
     # Written only by the database: the trigger `accounts_user_credentials_version`
     # (migration 0002) adds one whenever `password` or `is_active` changes, through
     # any path (forms, admin, changepassword, QuerySet.update, raw SQL), and ignores
@@ -95,6 +100,9 @@ class User(AbstractBaseUser, PermissionsMixin):
             models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
         ]
         indexes = [
+            models.Index(
+                fields=["calendar_feed_token"], condition=~models.Q(calendar_feed_token=""), name="user_feed_token_idx"
+            ),
             # The admin's booking search by customer name (word prefixes; bookwise.admin_tools). Full-text,
             # not pg_trgm: the embedded PostgreSQL (pgserver) has no pg_trgm.
             GinIndex(SearchVector("full_name", config="simple"), name="user_full_name_search_idx"),

@@ -55,6 +55,14 @@ class Booking(TimeStampedModel):
     expires_at = models.DateTimeField(null=True, blank=True, help_text="When an unpaid hold releases its seats.")
     confirmed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    promo_code = models.ForeignKey(
+        "PromoCode",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="bookings",
+        help_text="The code that gave the discount; its redemption is given back if the hold ends unpaid.",
+    )
 
     class Meta:
         constraints = [
@@ -156,3 +164,135 @@ class MerchantBookingNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.booking_id} {self.event} -> merchant {self.merchant_id}"
+
+
+class PromoCode(TimeStampedModel):
+    """A merchant's discount code (API.md "Promo codes"; the rules are in bookings/promo.py).
+
+    `redemptions` counts the bookings created with the code that were not given back
+    (a hold that expired or was cancelled unpaid gives its redemption back). The counter
+    is moved only by conditional UPDATEs in bookings/promo.py, and the database refuses
+    a row where it passes `max_redemptions`: exact under any concurrency.
+    """
+
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="promo_codes")
+    code = models.CharField(max_length=40, help_text="Case-insensitive, unique per merchant.")
+    percent_off = models.PositiveSmallIntegerField(null=True, blank=True, help_text="1-100; or an amount off.")
+    amount_off = models.PositiveIntegerField(null=True, blank=True, help_text="Minor units off the booking's price.")
+    currency = models.CharField(max_length=3, blank=True, help_text="The currency of amount_off.")
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_to = models.DateTimeField(null=True, blank=True)
+    max_redemptions = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: no limit.")
+    redemptions = models.PositiveIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+    themes = models.ManyToManyField(
+        "catalog.Theme", blank=True, related_name="promo_codes", help_text="Empty: every theme of the merchant."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                "merchant",
+                models.functions.Upper("code"),
+                name="promo_code_unique_per_merchant_ci",
+                violation_error_code="promo_code_exists",
+                violation_error_message="You already have a promo code with this code.",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(percent_off__isnull=False, amount_off__isnull=True, percent_off__gte=1, percent_off__lte=100)
+                )
+                | (Q(percent_off__isnull=True, amount_off__isnull=False, amount_off__gte=1) & ~Q(currency="")),
+                name="promo_code_one_discount",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_redemptions__isnull=True) | Q(redemptions__lte=models.F("max_redemptions")),
+                name="promo_code_redemptions_within_max",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True)
+                | Q(valid_to__isnull=True)
+                | Q(valid_from__lt=models.F("valid_to")),
+                name="promo_code_valid_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class WaitlistStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    OFFERED = "offered", "Offered"
+    BOOKED = "booked", "Booked"
+    EXPIRED = "expired", "Offer expired"
+    LEFT = "left", "Left the waitlist"
+    CLOSED = "closed", "Slot closed"
+
+
+# Entries still in the queue for a slot: one per customer and slot.
+WAITLIST_ACTIVE_STATUSES = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
+
+
+class WaitlistEntry(TimeStampedModel):
+    """A customer's place in the queue for a full slot (API.md "Waitlist"; rules in bookings/waitlist.py).
+
+    Offered in order of joining when seats free up: the offer is a normal
+    pending_payment booking (`booking`) held WAITLIST_OFFER_MINUTES.
+    """
+
+    slot = models.ForeignKey(Slot, on_delete=models.CASCADE, related_name="waitlist_entries")
+    customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="waitlist_entries")
+    party_size = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING)
+    booking = models.OneToOneField(
+        Booking, null=True, blank=True, on_delete=models.SET_NULL, related_name="waitlist_entry"
+    )
+    offered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(party_size__gt=0), name="waitlist_party_size_positive"),
+            models.UniqueConstraint(
+                fields=["customer", "slot"],
+                condition=Q(status__in=WAITLIST_ACTIVE_STATUSES),
+                name="waitlist_one_active_per_customer_slot",
+                violation_error_code="already_waiting",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=WaitlistStatus.OFFERED) | Q(booking__isnull=False),
+                name="waitlist_offer_has_booking",
+            ),
+        ]
+        indexes = [
+            # A slot's queue in order of joining (offers, positions).
+            models.Index(
+                fields=["slot", "created_at", "id"],
+                condition=Q(status="waiting"),
+                name="waitlist_slot_queue_idx",
+            ),
+        ]
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Waitlist {self.pk}: slot {self.slot_id}, party {self.party_size} ({self.status})"
+
+
+class BookingReminder(models.Model):
+    """One reminder email about one booking (bookings/reminders.py): the row is the promise it is sent once.
+
+    `kind` is "before:<hours>" for the reminders before the start, "review" for the
+    "how was it?" email after an attended booking.
+    """
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=16)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["booking", "kind"], name="booking_reminder_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.booking_id} {self.kind}"

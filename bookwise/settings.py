@@ -211,8 +211,24 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Uploaded files (theme photos). Development: the filesystem under MEDIA_ROOT, served by Django at
+# MEDIA_URL. Production: an S3-compatible bucket through django-storages when AWS_STORAGE_BUCKET_NAME is set.
+MEDIA_URL = env.str("MEDIA_URL", default="/media/")
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / ".data" / "media"))
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
+AWS_S3_CUSTOM_DOMAIN = env.str("AWS_S3_CUSTOM_DOMAIN", default="") or None
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
+AWS_QUERYSTRING_AUTH = env.bool("AWS_QUERYSTRING_AUTH", default=False)
+AWS_DEFAULT_ACL = None
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": "storages.backends.s3.S3Storage"
+        if AWS_STORAGE_BUCKET_NAME
+        else "django.core.files.storage.FileSystemStorage"
+    },
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
@@ -279,6 +295,10 @@ BOOKING_MAX_FREE_HOLDS = env.int("BOOKING_MAX_FREE_HOLDS", default=10)
 BOOKING_EXPIRE_SWEEP_SECONDS = env.int("BOOKING_EXPIRE_SWEEP_SECONDS", default=60)
 # Local hour (0-23, merchant's timezone) from which the "tomorrow's schedule" email goes out.
 MERCHANT_SCHEDULE_EMAIL_HOUR = env.int("MERCHANT_SCHEDULE_EMAIL_HOUR", default=18)
+# Minutes a waitlist offer (a pending_payment booking made for the next party that fits) holds its seats.
+WAITLIST_OFFER_MINUTES = env.int("WAITLIST_OFFER_MINUTES", default=30)
+# Seconds between runs of the reminder sweep (bookings.reminders: before the start, and "how was it?" after).
+REMINDER_SWEEP_SECONDS = env.int("REMINDER_SWEEP_SECONDS", default=300)
 SLOT_BULK_MAX = 1000
 
 # --- REST API -------------------------------------------------------------------
@@ -447,6 +467,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "bookings.tasks.send_merchant_daily_schedules",
         "schedule": crontab(minute=5),
         "options": {"expires": 3000},
+    },
+    # Reminders before the start and "how was it?" after (bookings.reminders): each sent once, safe to run twice.
+    "send-booking-reminders": {
+        "task": "bookings.tasks.send_booking_reminders",
+        "schedule": float(REMINDER_SWEEP_SECONDS),
+        "options": {"expires": REMINDER_SWEEP_SECONDS},
     },
     # Transfers of bookings whose experience is over (payments.transfers): safe to run twice and concurrently.
     "transfer-due-bookings": {

@@ -15,6 +15,10 @@ from merchants.models import Merchant
 currency_validator = RegexValidator(r"^[a-z]{3}$", "Use a lowercase ISO 4217 code, e.g. usd.")
 
 
+def default_reminder_offsets() -> list[int]:
+    return [24, 2]
+
+
 class BookingMode(models.TextChoices):
     SHARED = "shared", "Shared"
     PRIVATE = "private", "Private"
@@ -64,6 +68,11 @@ class Theme(TimeStampedModel):
         blank=True,
         help_text='Refund tiers, e.g. [{"hours_before": 48, "refund_percent": 100}]; '
         "empty = a full refund up to the cancellation cutoff.",
+    )
+    reminder_offsets_hours = models.JSONField(
+        default=default_reminder_offsets,
+        blank=True,
+        help_text="Reminder emails this many hours before the start, e.g. [24, 2]; empty = no reminders.",
     )
     # Optional venue of its own; blank means the merchant's address.
     venue_street = models.CharField(max_length=200, blank=True)
@@ -183,3 +192,31 @@ class Slot(TimeStampedModel):
         merchant = self.theme.merchant
         local = self.starts_at.astimezone(merchant.tzinfo)
         return f"{self.theme.title}, {local:%a} {local.day} {local:%b %H:%M} {merchant.timezone}"
+
+
+def theme_photo_path(instance: ThemePhoto, filename: str) -> str:
+    """Where an uploaded photo's original is stored: a random name under the theme (catalog/photos.py)."""
+    return f"themes/{instance.theme_id}/{filename}"
+
+
+class ThemePhoto(TimeStampedModel):
+    """A photo of a theme (at most 6): the cleaned original plus resized renditions (catalog/photos.py).
+
+    Files go through Django's storage API (STORAGES["default"]): the filesystem in
+    development, an S3-compatible bucket in production.
+    """
+
+    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="photos")
+    image = models.FileField(upload_to=theme_photo_path, max_length=255)
+    renditions = models.JSONField(default=dict, blank=True, help_text='{"small": "themes/1/x-480.webp", ...}')
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    alt_text = models.CharField(max_length=250, blank=True, help_text="What the photo shows, for screen readers.")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        indexes = [models.Index(fields=["theme", "position", "id"], name="theme_photo_order_idx")]
+
+    def __str__(self) -> str:
+        return self.alt_text or f"Photo {self.pk} of theme {self.theme_id}"

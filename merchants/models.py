@@ -62,6 +62,12 @@ class Merchant(TimeStampedModel):
         help_text="One email per new or cancelled booking, one digest per hour, or none.",
     )
     daily_schedule_email = models.BooleanField(default=True, help_text="A daily email with tomorrow's schedule.")
+    # The secret iCal feed of upcoming slots and who is booked (merchants/feeds.py); rotated on demand.
+    calendar_feed_token = models.CharField(max_length=64, blank=True, default="")
+    # Sites allowed to embed the booking widget (CSP frame-ancestors), e.g. ["https://rooms.example"].
+    widget_origins = models.JSONField(
+        default=list, blank=True, help_text="Origins of the merchant's own sites that may embed the booking widget."
+    )
     # Payouts (Stripe Connect): the platform's share of each paid booking, in basis points
     # (1000 = 10 %). Empty: the PLATFORM_FEE_BPS setting. Set by platform admins only.
     fee_bps = models.PositiveSmallIntegerField(
@@ -77,6 +83,11 @@ class Merchant(TimeStampedModel):
             ),
         ]
         indexes = [
+            models.Index(
+                fields=["calendar_feed_token"],
+                condition=~models.Q(calendar_feed_token=""),
+                name="merchant_feed_token_idx",
+            ),
             models.Index(fields=["status", "city"], name="merchant_status_city_idx"),
             # The catalog's city filter is `city__iexact` (UPPER(city) = UPPER(%s)). The index also gives
             # the planner statistics on UPPER(city): without them it guesses 0.5% for every city, and for a
