@@ -79,6 +79,18 @@ def _isolated_cache(settings):
     cache.clear()
 
 
+@pytest.fixture(scope="session")
+def _media_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
+def _temporary_media(settings, _media_root):
+    """Uploads (theme photos) go to a temporary folder on the filesystem: never into the repository or a bucket."""
+    settings.MEDIA_ROOT = str(_media_root)
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()

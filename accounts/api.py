@@ -46,6 +46,9 @@ class RefreshInputSerializer(serializers.Serializer):
 
 class ProfileUpdateInputSerializer(serializers.Serializer):
     full_name = serializers.CharField(max_length=150)
+    reminder_emails = serializers.BooleanField(
+        help_text="Reminders before each booking and the 'how was it?' email after it."
+    )
 
 
 class UserOutputSerializer(serializers.Serializer):
@@ -57,6 +60,14 @@ class UserOutputSerializer(serializers.Serializer):
         source="effective_role",
         read_only=True,
         help_text="Effective role: superusers are `admin` (staff status alone is not).",
+    )
+
+
+class MeOutputSerializer(UserOutputSerializer):
+    """The caller's own profile: the public fields and their settings."""
+
+    reminder_emails = serializers.BooleanField(
+        read_only=True, help_text="Reminders before each booking and the 'how was it?' email after it."
     )
 
 
@@ -171,24 +182,26 @@ class MeView(APIView):
     @extend_schema(
         tags=["users"],
         operation_id="users_me_retrieve",
-        responses={200: UserOutputSerializer, 401: _UNAUTHORIZED},
+        responses={200: MeOutputSerializer, 401: _UNAUTHORIZED},
     )
     def get(self, request: Request) -> Response:
-        return Response(UserOutputSerializer(request.user).data)
+        return Response(MeOutputSerializer(request.user).data)
 
     @extend_schema(
         tags=["users"],
         operation_id="users_me_update",
-        summary="Change the caller's full name (email and role are read-only and ignored)",
+        summary="Change the caller's full name or reminder emails (email and role are read-only and ignored)",
         request=ProfileUpdateInputSerializer,
-        responses={200: UserOutputSerializer, 400: VALIDATION_ERROR, 401: _UNAUTHORIZED},
+        responses={200: MeOutputSerializer, 400: VALIDATION_ERROR, 401: _UNAUTHORIZED},
     )
     def patch(self, request: Request) -> Response:
         user: User = request.user
         data = _validated(ProfileUpdateInputSerializer, request.data, partial=True)
         if "full_name" in data:
             user = services.user_update_profile(user=user, full_name=data["full_name"])
-        return Response(UserOutputSerializer(user).data)
+        if "reminder_emails" in data:
+            user = services.user_set_reminder_emails(user=user, enabled=data["reminder_emails"])
+        return Response(MeOutputSerializer(user).data)
 
 
 def _validated(serializer_class: type[serializers.Serializer], data, *, partial: bool = False) -> dict:

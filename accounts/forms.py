@@ -79,3 +79,14 @@ class PasswordResetForm(DjangoPasswordResetForm):
 
         for user in self.get_users(self.cleaned_data["email"]):
             outbox.enqueue(tasks.send_password_reset.name, user.pk, uuid.uuid4().hex)
+
+
+class ReminderEmailsForm(forms.Form):
+    """The account page's one setting (User.reminder_emails)."""
+
+    reminder_emails = forms.BooleanField(
+        label="Email me reminders before my bookings and ask how it was afterwards",
+        required=False,
+        help_text="A reminder the day before and a couple of hours before (as the venue sets them), with the "
+        "calendar file; after you attended, a link to write a review.",
+    )

@@ -119,6 +119,17 @@ def user_update_profile(*, user: User, full_name: str) -> User:
     return user
 
 
+def user_set_reminder_emails(*, user: User, enabled: bool) -> User:
+    """Reminders before a booking's start and the "how was it?" email after it (bookings.reminders), on or off.
+
+    Read again by each email task before it sends: turning them off stops the ones already queued.
+    """
+    if user.reminder_emails != enabled:
+        user.reminder_emails = enabled
+        user.save(update_fields=["reminder_emails"])
+    return user
+
+
 def user_set_role(*, user: User, role: str, actor: User | None = None) -> User:
     """Set a user's role. `actor`, when given (admin pages, API), must be a platform admin.
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME, login
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -26,8 +27,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from accounts.forms import EmailAuthenticationForm, PasswordResetForm, RegisterForm
-from accounts.services import user_create
+from accounts.forms import EmailAuthenticationForm, PasswordResetForm, RegisterForm, ReminderEmailsForm
+from accounts.services import user_create, user_set_reminder_emails
 from accounts.throttles import (
     LoginEmailThrottle,
     LoginIPThrottle,
@@ -74,9 +75,14 @@ def _refused_form(form_class, message: str, **kwargs):
 
 
 @require_http_methods(["GET", "POST"])
-def register(request: HttpRequest) -> HttpResponse:
+def register(
+    request: HttpRequest, *, template_name: str = "accounts/register.html", next_url: str | None = None
+) -> HttpResponse:
+    """Sign up, then on to `next`. The booking widget (portal/embed_views.py) passes its own template and next."""
+    if next_url is None:
+        next_url = _next_url(request)
     if request.user.is_authenticated:
-        return redirect(_next_url(request))
+        return redirect(next_url)
     form = RegisterForm(request.POST or None)
     if request.method == "POST":
         wait = form_attempt_wait(
@@ -84,7 +90,7 @@ def register(request: HttpRequest) -> HttpResponse:
         )
         if wait:
             form.add_error(None, f"Too many sign-up attempts. Try again in {_wait_text(wait)}.")
-            page = render(request, "accounts/register.html", {"form": form, "next": _next_url(request)})
+            page = render(request, template_name, {"form": form, "next": next_url})
             return _throttled(page, wait)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -98,8 +104,8 @@ def register(request: HttpRequest) -> HttpResponse:
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, f"Welcome to BookWise, {user.full_name or user.email}: your account is ready.")
-            return redirect(_next_url(request))
-    return render(request, "accounts/register.html", {"form": form, "next": _next_url(request)})
+            return redirect(next_url)
+    return render(request, template_name, {"form": form, "next": next_url})
 
 
 class LoginView(auth_views.LoginView):
@@ -176,6 +182,21 @@ class LogoutView(auth_views.LogoutView):
 
     def get(self, request, *args, **kwargs):
         return render(request, self.template_name)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account(request: HttpRequest) -> HttpResponse:
+    """The customer's account: name and email, reminder emails on or off, a link to change the password."""
+    # An unticked checkbox posts nothing: an empty POST is still a submitted form.
+    data = request.POST if request.method == "POST" else None
+    form = ReminderEmailsForm(data, initial={"reminder_emails": request.user.reminder_emails})
+    if request.method == "POST" and form.is_valid():
+        enabled = form.cleaned_data["reminder_emails"]
+        user_set_reminder_emails(user=request.user, enabled=enabled)
+        messages.success(request, "Reminder emails are on." if enabled else "Reminder emails are off.")
+        return redirect("portal:account")
+    return render(request, "accounts/account.html", {"form": form})
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

@@ -6,7 +6,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from bookings.models import Booking, BookingStatusChange
+from bookings.models import Booking, BookingReminder, BookingStatusChange, PromoCode, WaitlistEntry
+from bookings.promo import promo_code_update
 from bookwise.admin_tools import (
     EstimatedCountPaginator,
     ReadOnlyAdminMixin,
@@ -30,6 +31,18 @@ class BookingStatusChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[BookingStatusChange]:
         return super().get_queryset(request).select_related("changed_by")
+
+
+class BookingReminderInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """The reminders claimed for this booking (bookings.reminders): sent, or skipped when no longer due."""
+
+    model = BookingReminder
+    fields = ("kind", "created_at")
+    readonly_fields = fields
+    extra = 0
+    ordering = ("created_at", "id")
+    verbose_name = "reminder claimed"
+    verbose_name_plural = "Reminders claimed (before:<hours> before the start, review after it)"
 
 
 @admin.register(Booking)
@@ -66,6 +79,7 @@ class BookingAdmin(ServiceOwnedAdminMixin, admin.ModelAdmin):
         "status",
         "total",
         "discount_display",
+        "promo_code_link",
         "refunded_display",
         "ics_sequence",
         "payment_link",
@@ -77,7 +91,7 @@ class BookingAdmin(ServiceOwnedAdminMixin, admin.ModelAdmin):
         "updated_at",
     )
     readonly_fields = fields
-    inlines = (BookingStatusChangeInline,)
+    inlines = (BookingStatusChangeInline, BookingReminderInline)
     show_full_result_count = False
     paginator = EstimatedCountPaginator
 
@@ -100,6 +114,13 @@ class BookingAdmin(ServiceOwnedAdminMixin, admin.ModelAdmin):
     @admin.display(description="Discount")
     def discount_display(self, booking: Booking) -> str:
         return format_money(booking.discount, booking.currency)
+
+    @admin.display(description="Promo code")
+    def promo_code_link(self, booking: Booking) -> str:
+        if booking.promo_code_id is None:
+            return "-"
+        code = PromoCode.objects.only("code").get(pk=booking.promo_code_id)
+        return format_html('<a href="{}">{}</a>', reverse("admin:bookings_promocode_change", args=[code.pk]), code.code)
 
     @admin.display(description="Refunded", ordering="refunded_amount")
     def refunded_display(self, booking: Booking) -> str:
@@ -180,3 +201,115 @@ class BookingStatusChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return queryset, False
         pk = parse_id(search_term)
         return (queryset.filter(booking_id=pk) if pk is not None else queryset.none()), False
+
+
+# --- Waitlist (bookings.waitlist) ------------------------------------------------------------------
+
+
+class WaitlistEntryInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """A slot's waitlist, in order of joining (shown on the slot's admin page, catalog.admin.SlotAdmin)."""
+
+    model = WaitlistEntry
+    fields = ("created_at", "customer", "party_size", "status", "booking", "offered_at")
+    readonly_fields = fields
+    extra = 0
+    ordering = ("created_at", "id")
+    verbose_name_plural = "Waitlist (offered in this order when seats free up)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WaitlistEntry]:
+        return super().get_queryset(request).select_related("customer", "booking")
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Entries move only through bookings.waitlist (joins, leaves and offers under the slot lock): read-only here."""
+
+    list_display = ("id", "slot", "customer", "party_size", "status", "booking", "offered_at", "created_at")
+    list_filter = ("status",)
+    search_fields = ("id",)
+    search_help_text = "An entry id, a slot id (slot:<id>) or the customer's exact email address."
+    list_select_related = ("slot", "slot__theme", "slot__theme__merchant", "customer", "booking")
+    raw_id_fields = ("slot", "customer", "booking")
+    ordering = ("-id",)
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[WaitlistEntry], search_term: str
+    ) -> tuple[QuerySet[WaitlistEntry], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if term.lower().startswith("slot:"):
+            slot_id = parse_id(term[5:])
+            return (queryset.filter(slot_id=slot_id) if slot_id is not None else queryset.none()), False
+        found = search_by_id_or_email(queryset, term, id_field="pk", user_field="customer")
+        return (found if found is not None else queryset.none()), False
+
+
+# --- Promo codes (bookings.promo) --------------------------------------------------------------------
+
+
+@admin.register(PromoCode)
+class PromoCodeAdmin(ServiceOwnedAdminMixin, admin.ModelAdmin):
+    """Codes are created by their merchants (portal, API); here they are looked at, paused and resumed.
+
+    The count moves only through bookings.promo's conditional updates: the change form is view-only.
+    """
+
+    list_display = (
+        "code",
+        "merchant",
+        "discount_display",
+        "uses_display",
+        "is_active",
+        "valid_from",
+        "valid_to",
+        "created_at",
+    )
+    list_filter = ("is_active", ("valid_to", admin.EmptyFieldListFilter))
+    search_fields = ("code", "merchant__name")
+    search_help_text = "The code (any case) or the merchant's name."
+    list_select_related = ("merchant",)
+    raw_id_fields = ("merchant",)
+    ordering = ("-id",)
+    fields = (
+        "merchant",
+        "code",
+        "discount_display",
+        "uses_display",
+        "is_active",
+        "valid_from",
+        "valid_to",
+        "themes_display",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+    actions = ("pause", "resume")
+
+    @admin.display(description="Discount")
+    def discount_display(self, code: PromoCode) -> str:
+        if code.percent_off is not None:
+            return f"{code.percent_off} % off"
+        return f"{format_money(code.amount_off, code.currency)} off"
+
+    @admin.display(description="Uses", ordering="redemptions")
+    def uses_display(self, code: PromoCode) -> str:
+        return f"{code.redemptions} / {code.max_redemptions}" if code.max_redemptions else f"{code.redemptions}"
+
+    @admin.display(description="Themes")
+    def themes_display(self, code: PromoCode) -> str:
+        return ", ".join(code.themes.values_list("title", flat=True)) or "All of the merchant's themes"
+
+    @admin.action(description="Pause the selected codes")
+    def pause(self, request: HttpRequest, queryset: QuerySet[PromoCode]) -> None:
+        for code in queryset:
+            promo_code_update(code=code, is_active=False)
+        self.message_user(request, f"{queryset.count()} code(s) paused.")
+
+    @admin.action(description="Resume the selected codes")
+    def resume(self, request: HttpRequest, queryset: QuerySet[PromoCode]) -> None:
+        for code in queryset:
+            promo_code_update(code=code, is_active=True)
+        self.message_user(request, f"{queryset.count()} code(s) resumed.")

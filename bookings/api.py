@@ -68,6 +68,13 @@ class JoinSerializer(serializers.Serializer):
         required=False,
         help_text="Themes with price_tiers only: the party by tier; party_size is their sum.",
     )
+    promo_code = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="A promo code of the theme's merchant (any case): 409 promo_invalid when it cannot be used.",
+    )
 
 
 class RescheduleSerializer(serializers.Serializer):
@@ -138,6 +145,7 @@ class SlotJoinView(GenericAPIView):
             customer=request.user,
             party_size=data.validated_data.get("party_size"),
             tickets=data.validated_data.get("tickets"),
+            promo_code=(data.validated_data.get("promo_code") or "").strip() or None,
         )
         return Response(BookingOutSerializer(booking).data, status=status.HTTP_201_CREATED)
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import DateField, Exists, F, Func, OuterRef, Q, QuerySet
+from django.db.models import DateField, DateTimeField, Exists, F, Func, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import Combinable
 from django.utils import timezone
 
@@ -174,3 +174,40 @@ def seats_left_of(*, slot: Slot, now: datetime | None = None) -> int:
         .get()
     )
     return seats_left
+
+
+def next_open_start_subquery(*, now: datetime) -> Subquery:
+    """Correlated on a theme (OuterRef pk and min_party): the start of its soonest open time with seats.
+
+    One index read per theme on (theme, starts_at), stopping at the first slot
+    with seats for the smallest party: the catalog cards' "Next: ..." without N+1.
+    """
+    soonest = (
+        slots_with_seats_in_window(start=now, end=None, now=now, min_seats=OuterRef("min_party"))
+        .filter(theme_id=OuterRef("pk"))
+        .order_by("starts_at", "id")
+        .values("starts_at")[:1]
+    )
+    return Subquery(soonest, output_field=DateTimeField())
+
+
+def with_next_open_at(qs: QuerySet[Theme], *, now: datetime | None = None) -> QuerySet[Theme]:
+    """Annotate each theme with `next_open_at`: its soonest bookable start, or None."""
+    return qs.annotate(next_open_at=next_open_start_subquery(now=now or timezone.now()))
+
+
+def theme_next_open_at(*, theme: Theme, now: datetime | None = None, with_seats: bool = True) -> datetime | None:
+    """The soonest start of `theme`'s open times with seats for its smallest party, or None (one query).
+
+    `with_seats=False`: of any open (not cancelled) time, full ones included.
+    """
+    now = now or timezone.now()
+    qs = (
+        slots_with_seats_in_window(start=now, end=None, now=now, min_seats=theme.min_party)
+        if with_seats
+        else Slot.objects.filter(status=SlotStatus.OPEN, starts_at__gt=now)
+    )
+    starts: datetime | None = (
+        qs.filter(theme_id=theme.pk).order_by("starts_at", "id").values_list("starts_at", flat=True).first()
+    )
+    return starts

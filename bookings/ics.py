@@ -25,6 +25,7 @@ class CalendarEvent:
     description: str = ""
     url: str = ""
     sequence: int = 0  # RFC 5545 3.8.7.4: one more at each change (a rescheduled booking)
+    status: str = "CONFIRMED"  # or "CANCELLED" (a calendar feed keeps a cancelled slot, marked)
 
 
 def escape_text(value: str) -> str:
@@ -59,9 +60,16 @@ def fold_line(line: str) -> str:
     return "\r\n ".join(chunks)
 
 
-def calendar(events: list[CalendarEvent], *, stamp: datetime, method: str = "PUBLISH") -> str:
-    """The whole iCalendar object, CRLF-terminated lines. `stamp` is DTSTAMP (when it was written)."""
+def calendar(events: list[CalendarEvent], *, stamp: datetime, method: str = "PUBLISH", name: str = "") -> str:
+    """The whole iCalendar object, CRLF-terminated lines. `stamp` is DTSTAMP (when it was written).
+
+    `name`: the calendar's display name, for a subscribed feed (X-WR-CALNAME, RFC 7986 NAME).
+    """
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN", f"METHOD:{method}"]
+    if name:
+        lines += [f"NAME:{escape_text(name)}", f"X-WR-CALNAME:{escape_text(name)}"]
+        # How often a subscribed calendar should fetch the feed again (RFC 7986 5.7).
+        lines += ["REFRESH-INTERVAL;VALUE=DURATION:PT1H", "X-PUBLISHED-TTL:PT1H"]
     for event in events:
         if not event.starts_at < event.ends_at:
             raise ValueError("An event must start before it ends.")
@@ -80,6 +88,6 @@ def calendar(events: list[CalendarEvent], *, stamp: datetime, method: str = "PUB
             lines.append(f"DESCRIPTION:{escape_text(event.description)}")
         if event.url:
             lines.append(f"URL:{event.url}")
-        lines += ["STATUS:CONFIRMED", "TRANSP:OPAQUE", "END:VEVENT"]
+        lines += [f"STATUS:{event.status}", "TRANSP:OPAQUE", "END:VEVENT"]
     lines.append("END:VCALENDAR")
     return "".join(fold_line(line) + "\r\n" for line in lines)

@@ -10,13 +10,12 @@ simply not found (404); themes and slots come from
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from bookings.catalog_selectors import with_seats_left
 from bookings.models import SETTLED_HOLDING_STATUSES, Booking, BookingStatus
 from bookings.selectors import holding_q
 from bookwise.timezones import local_day_bounds
@@ -27,28 +26,6 @@ from merchants.models import Merchant
 
 def merchant_bookings(*, merchant: Merchant) -> QuerySet[Booking]:
     return Booking.objects.filter(slot__theme__merchant=merchant).select_related("slot", "slot__theme", "customer")
-
-
-def merchant_upcoming_slots(*, merchant: Merchant, days: int = 14, now: datetime | None = None) -> QuerySet[Slot]:
-    """Open slots starting in the next `days` days, soonest first, each with `seats_left` (one query)."""
-    now = now or timezone.now()
-    qs = merchant_slots(merchant=merchant).filter(
-        status=SlotStatus.OPEN, starts_at__gte=now, starts_at__lt=now + timedelta(days=days)
-    )
-    return with_seats_left(qs, now=now).order_by("starts_at", "id")
-
-
-def merchant_todays_participants(*, merchant: Merchant, now: datetime | None = None) -> QuerySet[Booking]:
-    """Bookings holding seats on today's slots, today being the merchant's local calendar day."""
-    now = now or timezone.now()
-    tz = merchant.tzinfo
-    day_start, day_end = local_day_bounds(day=timezone.localtime(now, tz).date(), tz=tz)
-    return (
-        merchant_bookings(merchant=merchant)
-        .filter(holding_q(now), slot__starts_at__gte=day_start, slot__starts_at__lt=day_end)
-        .exclude(slot__status=SlotStatus.CANCELLED)
-        .order_by("slot__starts_at", "created_at", "id")
-    )
 
 
 def merchant_recent_bookings(*, merchant: Merchant, limit: int = 20) -> QuerySet[Booking]:

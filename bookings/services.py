@@ -24,32 +24,45 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from bookings.merchant_notifications import merchant_notice_record
 from bookings.models import (
     SEAT_HOLDING_STATUSES,
-    SETTLED_HOLDING_STATUSES,
     Booking,
     BookingStatus,
     BookingStatusChange,
-    MerchantBookingEvent,
 )
 from bookings.policy import effective_policy, refund_amount, refund_percent_at, tier_deadline
 from bookings.pricing import Ticket, booking_price, is_private
+from bookings.promo import (
+    promo_discount,
+    promo_find,
+    promo_follow_transition,
+    promo_give_back_expired,
+    promo_redeem,
+)
+from bookings.seating import SEND_CONFIRMED_TASK as SEND_CONFIRMED_TASK
+from bookings.seating import SEND_GUARANTEED_TASK as SEND_GUARANTEED_TASK
+from bookings.seating import notify_confirmed as _notify_confirmed
+from bookings.seating import slot_closed_reason as _slot_closed_reason
+from bookings.seating import slot_stamp_guaranteed as slot_stamp_guaranteed
 from bookings.selectors import customer_free_upcoming_count, customer_unpaid_hold_count, seats_taken
+from bookings.waitlist import (
+    waitlist_booking_confirmed,
+    waitlist_offer_before_join,
+    waitlist_offer_due,
+    waitlist_offer_freed_seats,
+    waitlist_offer_if_waiting,
+)
 from bookwise import outbox
 from bookwise.errors import DomainError, InvalidInput
 from bookwise.money import format_money
 from bookwise.transactions import require_atomic
-from catalog.minimum import has_minimum, minimum_closes_joins, minimum_deadline
+from catalog.minimum import has_minimum, minimum_deadline
 from catalog.models import Slot, SlotStatus
-from catalog.selectors import theme_is_bookable
 from catalog.services import slot_price_validate
 from merchants.permissions import user_manages
 
 # Dispatched by name through bookwise.outbox: a services module imports no tasks module.
-SEND_CONFIRMED_TASK = "bookings.tasks.send_booking_confirmed"
 SEND_RESCHEDULED_NOTICE_TASK = "bookings.tasks.send_merchant_reschedule_notice"
-SEND_GUARANTEED_TASK = "bookings.tasks.send_slot_guaranteed"
 
 # Every legal move. Anything else is refused by `_transition`.
 ALLOWED_TRANSITIONS: dict[str, set[str]] = {
@@ -88,19 +101,8 @@ def _transition(
         changed_by=by if getattr(by, "pk", None) else None,
         reason=reason[:200],
     )
-
-
-def _slot_closed_reason(slot: Slot, now: datetime) -> str | None:
-    theme = slot.theme
-    if slot.status != SlotStatus.OPEN:
-        return "This slot was cancelled."
-    if slot.starts_at <= now:
-        return "This slot has already started."
-    if not theme_is_bookable(theme=theme):
-        return "This theme is not bookable."
-    if minimum_closes_joins(slot=slot, theme=theme, now=now):
-        return f"This slot did not reach its minimum of {theme.min_players} players in time and will not run."
-    return None
+    # A code's redemption follows its booking: given back when a hold ends unpaid, counted again on a late payment.
+    promo_follow_transition(booking=booking, from_status=current, to_status=to, now=now)
 
 
 def _require_seats(*, slot: Slot, party_size: int, now: datetime) -> None:
@@ -131,6 +133,7 @@ def booking_join(
     party_size: int | None = None,
     tickets: list[Ticket] | None = None,
     now: datetime | None = None,
+    promo_code: str | None = None,
 ) -> Booking:
     """Hold seats on a slot for a customer's party: `party_size` (default 1), or `tickets` on a tiered theme.
 
@@ -141,8 +144,14 @@ def booking_join(
     other holding booking means `slot_full`, counted under the same slot lock
     as the seats. Raises DomainError slot_full / already_booked / slot_closed /
     too_many_holds, InvalidInput invalid_party_size / invalid_tickets.
+
+    `promo_code` (bookings.promo): its discount comes off the price (`amount`
+    is what is left, `discount` what came off; 0 left confirms at once) and its
+    redemption is counted by the join's last lock, the code's row; 409
+    `promo_invalid` in words when it cannot be used. Ignored on a free price.
     """
     now = now or timezone.now()
+    waitlist_offer_before_join(slot_id=slot_id, now=now)  # seats freed lazily go to the waitlist first
     with transaction.atomic():
         # The customer row lock serialises one customer's joins, so the
         # unpaid-holds limit cannot be passed by joining many slots at once.
@@ -176,7 +185,14 @@ def booking_join(
             else:
                 raise DomainError("already_booked", "You already have a booking on this slot.")
 
-        is_free = price.amount == 0
+        promo = None
+        discount = 0
+        if promo_code and price.amount > 0:
+            promo = promo_find(
+                merchant_id=theme.merchant_id, theme_id=theme.pk, code=promo_code, currency=theme.currency, now=now
+            )
+            discount = promo_discount(promo=promo, amount=price.amount)
+        is_free = price.amount - discount == 0
         # Both caps are counted under the customer row lock taken above, so parallel
         # joins of one customer (API, portal, several slots) cannot pass them together.
         if not is_free and customer_unpaid_hold_count(customer_id=customer.pk, now=now) >= (
@@ -197,7 +213,12 @@ def booking_join(
                 "cancel one you will not use first.",
             )
 
+        # Seats freed without an offer yet (a hold that ran out before the sweep) go to the waitlist first.
+        waitlist_offer_if_waiting(slot=slot, now=now)
         _require_seats(slot=slot, party_size=price.party_size, now=now)
+        if promo is not None:
+            # The last lock of a join (customer > slot > bookings > promo code), held until it commits.
+            promo_redeem(promo=promo, theme_id=theme.pk, currency=theme.currency, now=now)
 
         try:
             with transaction.atomic():
@@ -206,7 +227,9 @@ def booking_join(
                     customer_id=customer.pk,
                     party_size=price.party_size,
                     status=BookingStatus.CONFIRMED if is_free else BookingStatus.PENDING_PAYMENT,
-                    amount=price.amount,
+                    amount=price.amount - discount,
+                    discount=discount,
+                    promo_code=promo,
                     tickets=price.tickets,
                     currency=theme.currency,
                     expires_at=None if is_free else hold_expiry(starts_at=slot.starts_at, now=now),
@@ -534,6 +557,7 @@ def booking_move(*, booking_id: int, slot_id: int, by: User, now: datetime | Non
         outbox.enqueue(SEND_CONFIRMED_TASK, booking.pk)  # the confirmation again, with the new .ics
         outbox.enqueue(SEND_RESCHEDULED_NOTICE_TASK, booking.pk, booking.ics_sequence, from_slot_id, refund)
         slot_stamp_guaranteed(slot=new_slot, now=now)  # this party may bring the new time to its minimum
+    waitlist_offer_freed_seats(slot=locked[from_slot_id], now=now)  # the seats left behind go to its waitlist
     return Reschedule(booking=booking, from_slot_id=from_slot_id, amount_before=amount_before, refund=refund)
 
 
@@ -588,6 +612,7 @@ def booking_confirm_payment(*, booking_id: int, now: datetime | None = None) -> 
                 # The customer booked the slot again meanwhile: this payment is surplus.
                 return ConfirmOutcome.MUST_REFUND
         _notify_confirmed(booking_id)
+        waitlist_booking_confirmed(booking_id=booking_id)  # an offer paid: its entry is booked
         slot_stamp_guaranteed(slot=slot, now=now)
     return ConfirmOutcome.CONFIRMED
 
@@ -609,7 +634,8 @@ def bookings_expire_due(*, now: datetime | None = None, batch_size: int = 500) -
                 .values_list("pk", flat=True)[:batch_size]
             )
             if not due:
-                return total
+                break
+            promo_give_back_expired(booking_ids=due, now=now)  # their codes' redemptions (bookings.promo)
             updated = Booking.objects.filter(pk__in=due, status=BookingStatus.PENDING_PAYMENT).update(
                 status=BookingStatus.EXPIRED, updated_at=now
             )
@@ -624,7 +650,11 @@ def bookings_expire_due(*, now: datetime | None = None, batch_size: int = 500) -
             )
             total += updated
         if len(due) < batch_size:
-            return total
+            break
+    # The seats released go to the waitlists: one transaction per slot under its lock (slots come
+    # before bookings in the lock order, so not in the transactions above); expired offers pass on.
+    waitlist_offer_due(now=now)
+    return total
 
 
 def booking_mark_attendance(*, booking_id: int, status: str, by: User, now: datetime | None = None) -> Booking:
@@ -641,17 +671,6 @@ def booking_mark_attendance(*, booking_id: int, status: str, by: User, now: date
         if booking.status != status:
             _transition(booking, status, by=by, reason="attendance", now=now)
     return booking
-
-
-def _notify_confirmed(booking_id: int) -> None:
-    """Queue the confirmation email in the caller's transaction (bookwise.outbox); it is sent after commit.
-
-    Caller is inside the transaction that confirmed the booking and holds the
-    booking row lock. The merchant's notice (an email now, or a line of the
-    hourly digest, per the merchant's choice) is written here too.
-    """
-    outbox.enqueue(SEND_CONFIRMED_TASK, booking_id)
-    merchant_notice_record(booking_id=booking_id, event=MerchantBookingEvent.CONFIRMED)
 
 
 def slot_update_capacity(*, slot: Slot, capacity: int, now: datetime | None = None) -> Slot:
@@ -671,6 +690,7 @@ def slot_update_capacity(*, slot: Slot, capacity: int, now: datetime | None = No
             )
         locked.capacity = capacity
         locked.save(update_fields=["capacity", "updated_at"])
+        waitlist_offer_freed_seats(slot=locked, now=now or timezone.now())  # a raise offers the new seats
     return locked
 
 
@@ -699,35 +719,6 @@ def slot_update_price(*, slot: Slot, price: int | None, now: datetime | None = N
 
 
 # --- Minimum players (catalog.minimum) ----------------------------------------------------------
-
-
-def slot_stamp_guaranteed(*, slot: Slot, now: datetime | None = None) -> bool:
-    """Stamp `guaranteed_at` once a slot's confirmed seats reach its theme's minimum, and tell its customers.
-
-    Called in the transaction that confirmed seats (a free join, a payment, a
-    move onto the slot), by a caller holding the slot row lock: two
-    confirmations cannot both stamp. Only settled seats count, so an unpaid
-    hold that runs out never un-guarantees a slot its customers were told will
-    run. One "your slot will run" email per settled booking, queued through
-    bookwise.outbox. Returns whether this call stamped the slot.
-    """
-    require_atomic()
-    now = now or timezone.now()
-    theme = slot.theme
-    if not has_minimum(theme) or slot.guaranteed_at is not None or slot.status != SlotStatus.OPEN:
-        return False
-    settled = list(
-        Booking.objects.filter(slot_id=slot.pk, status__in=SETTLED_HOLDING_STATUSES)
-        .order_by("pk")
-        .values_list("pk", "party_size")
-    )
-    if sum(size for _, size in settled) < theme.min_players:
-        return False
-    slot.guaranteed_at = now
-    slot.save(update_fields=["guaranteed_at", "updated_at"])
-    for booking_id, _ in settled:
-        outbox.enqueue(SEND_GUARANTEED_TASK, booking_id)
-    return True
 
 
 def slot_lock_below_minimum(*, slot_id: int, now: datetime) -> Slot | None:

@@ -10,7 +10,7 @@ import logging
 
 from celery import shared_task
 
-from bookings import merchant_notifications, notifications, services
+from bookings import merchant_notifications, notifications, reminders, services, waitlist_notifications
 from bookwise.celery import RELIABLE_TASK_OPTIONS
 from bookwise.emails import EMAIL_TASK_OPTIONS
 
@@ -36,6 +36,27 @@ def send_booking_confirmed(booking_id: int) -> bool:
 def send_slot_guaranteed(booking_id: int) -> bool:
     """The slot reached its minimum players: tell this customer it will run. Idempotent (send_email_once)."""
     return notifications.send_slot_guaranteed_email(booking_id=booking_id)
+
+
+@shared_task(**EMAIL_TASK_OPTIONS)
+def send_waitlist_offer(entry_id: int) -> bool:
+    """The "a place opened up" email (bookings.waitlist): once per offer (send_email_once keyed by its booking)."""
+    return waitlist_notifications.send_waitlist_offer_email(entry_id=entry_id)
+
+
+# --- Reminders before the start (bookings.reminders) ---------------------------------------------
+
+
+@shared_task(**RELIABLE_TASK_OPTIONS)
+def send_booking_reminders() -> int:
+    """Periodic (beat): claim the due reminders and queue their emails. Safe to run twice and concurrently."""
+    return reminders.reminders_send_due()
+
+
+@shared_task(**EMAIL_TASK_OPTIONS)
+def send_booking_reminder(booking_id: int, kind: str) -> bool:
+    """One claimed reminder; re-checks the booking. Idempotent (send_email_once keyed by booking and kind)."""
+    return reminders.send_reminder_email(booking_id=booking_id, kind=kind)
 
 
 # --- Emails to merchants about their bookings (bookings.merchant_notifications) -----------------

@@ -17,17 +17,21 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from accounts.feeds import user_feed_url
 from bookings import selectors, services
 from bookings.catalog_selectors import slot_list_for_theme
 from bookings.models import Booking, BookingStatus
 from bookings.policy import booking_cancellation_policy
 from bookings.pricing import booking_price
+from bookings.throttles import join_attempt_wait
+from bookings.waitlist import waitlist_join, waitlist_leave
+from bookings.waitlist_selectors import waitlist_active_upcoming_for
 from bookwise.errors import DomainError
 from bookwise.money import format_money
 from catalog.models import Slot, SlotStatus
@@ -103,6 +107,11 @@ def my_bookings(request: HttpRequest) -> HttpResponse:
             "past": [row(b) for b in past[:BOOKINGS_SHOWN]],
             "more_upcoming": len(upcoming) > BOOKINGS_SHOWN,
             "more_past": len(past) > BOOKINGS_SHOWN,
+            # The personal calendar feed of confirmed bookings (bookings/feed_views.py), once created.
+            "calendar_feed_url": user_feed_url(request.user.calendar_feed_token)
+            if request.user.calendar_feed_token
+            else "",
+            "waitlist": list(waitlist_active_upcoming_for(customer=request.user, now=now)[:BOOKINGS_SHOWN]),
         },
     )
 
@@ -349,3 +358,67 @@ def _rescheduled_message(result: checkout_services.RescheduleResult) -> str:
         refund = format_money(result.refund_amount, booking.currency)
         return f"{done} The price difference, {refund}, is being refunded to your card."
     return done
+
+
+# --- Waitlist (API.md "Waitlist", bookings.waitlist) ---------------------------------------------
+
+
+@login_required
+@require_POST
+def theme_waitlist_join(request: HttpRequest, pk: int) -> HttpResponse:
+    """The theme page's "Join the waitlist" on a full time: POST `slot` and `party_size`; back to the page."""
+    back = redirect("portal:theme-detail", pk=pk)
+    # Counted like the API's waitlist joins and bookings, in the same per-user bucket (bookings.throttles).
+    wait = join_attempt_wait(request)
+    if wait:
+        messages.error(request, f"Too many booking attempts in a short time. Try again in {wait} seconds.")
+        return back
+    slot = (
+        slot_list_for_theme(theme_id=pk, now=timezone.now())
+        .filter(pk=_posted_int(request, "slot") or 0)
+        .select_related("theme")
+        .first()
+    )
+    if slot is None:
+        messages.error(request, "Choose one of the full times of this theme.")
+        return back
+    party_size = _posted_int(request, "party_size")
+    if party_size is None or party_size < 1:
+        messages.error(request, "Enter how many people come, a whole number.")
+        return back
+    try:
+        waitlist_join(slot_id=slot.pk, customer=request.user, party_size=party_size)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return back
+    tz_name = slot.theme.merchant.timezone
+    when = f"{timezone.localtime(slot.starts_at, zoneinfo.ZoneInfo(tz_name)):%a %-d %b, %H:%M}"
+    messages.success(
+        request,
+        f"You are on the waitlist for {when} ({party_size} {'person' if party_size == 1 else 'people'}). "
+        "We email you as soon as a place opens up.",
+    )
+    return redirect("portal:my-bookings")
+
+
+@login_required
+@require_POST
+def waitlist_leave_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The "Leave" button on My bookings: the caller's own entry only (anyone else's is a 404)."""
+    try:
+        waitlist_leave(entry_id=pk, customer=request.user)
+    except DomainError as exc:
+        if exc.http_status == 404:
+            raise Http404("No such waitlist entry.") from None
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "You left the waitlist.")
+    return redirect("portal:my-bookings")
+
+
+def _posted_int(request: HttpRequest, name: str) -> int | None:
+    try:
+        value = int(request.POST.get(name, ""))
+    except ValueError:
+        return None
+    return value if -(2**31) < value < 2**31 else None

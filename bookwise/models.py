@@ -15,6 +15,7 @@ class TimeStampedModel(models.Model):
 class EmailKind(models.TextChoices):
     BOOKING_CONFIRMED = "booking_confirmed", "Booking confirmed"
     BOOKING_CANCELLED = "booking_cancelled", "Booking cancelled"
+    BOOKING_REMINDER = "booking_reminder", "Reminder before a booking"
     MERCHANT_APPROVED = "merchant_approved", "Merchant approved"
     MERCHANT_BOOKING = "merchant_booking", "Merchant: a booking confirmed or cancelled"
     MERCHANT_BOOKING_DIGEST = "merchant_booking_digest", "Merchant: hourly bookings digest"
@@ -24,8 +25,10 @@ class EmailKind(models.TextChoices):
     PAYOUTS_ENABLED = "payouts_enabled", "Merchant: payouts enabled"
     PAYOUTS_RESTRICTED = "payouts_restricted", "Merchant: payouts account restricted"
     PAYOUTS_TRANSFERS = "payouts_transfers", "Merchant: daily transfers summary"
+    REVIEW_REQUEST = "review_request", "How was it? (review request)"
     SLOT_GUARANTEED = "slot_guaranteed", "Slot guaranteed: it will run"
     SLOT_MINIMUM_NOT_REACHED = "slot_minimum_not_reached", "Merchant: slot cancelled, minimum not reached"
+    WAITLIST_OFFER = "waitlist_offer", "Waitlist: a place opened up"
 
 
 class EmailLog(models.Model):

@@ -16,6 +16,8 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from bookwise.media_origins import media_origins
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -74,6 +76,8 @@ if (DEBUG or env.bool("BOOKWISE_DEVTOOLS", default=False)) and importlib.util.fi
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Appends "; Partitioned" to the cookies the middleware below set (COOKIE_PARTITIONED).
+    "bookwise.cookies.PartitionedCookiesMiddleware",
     "bookwise.csp.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Database unreachable -> 503, never 500: outside every middleware that may query it.
@@ -99,6 +103,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.embed",  # the booking widget's pages (portal/embed_views.py)
             ],
         },
     },
@@ -246,6 +251,23 @@ if NUM_PROXIES > 0:
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+# The booking widget's pages run in an iframe on merchants' sites, where BookWise is a third party:
+# its session and CSRF cookies reach that frame only as SameSite=None (which browsers accept only
+# with Secure), and survive third-party cookie blocking only when Partitioned (CHIPS, bookwise/cookies.py).
+# One cookie serves the site and the widget, so this is global; POSTs stay protected by Django's CSRF
+# token and Origin check (a frame's requests carry BookWise's own Origin), and with Partitioned the
+# session someone has on BookWise itself is never sent into a frame on another site.
+# Without Secure cookies (development, plain http) the default is Lax: the widget shows times, but logging
+# in inside it needs COOKIE_SAMESITE=None and both *_COOKIE_SECURE=True (browsers allow Secure on localhost).
+COOKIE_SAMESITE = env.str("COOKIE_SAMESITE", default="None" if SESSION_COOKIE_SECURE and CSRF_COOKIE_SECURE else "Lax")
+if COOKIE_SAMESITE not in ("Lax", "Strict", "None"):
+    raise ImproperlyConfigured("COOKIE_SAMESITE must be Lax, Strict or None.")
+if COOKIE_SAMESITE == "None" and not (SESSION_COOKIE_SECURE and CSRF_COOKIE_SECURE):
+    raise ImproperlyConfigured(
+        "COOKIE_SAMESITE=None needs SESSION_COOKIE_SECURE and CSRF_COOKIE_SECURE: browsers drop such cookies otherwise."
+    )
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = COOKIE_SAMESITE
+COOKIE_PARTITIONED = env.bool("COOKIE_PARTITIONED", default=COOKIE_SAMESITE == "None")
 # HSTS (sent on HTTPS responses only): browsers then refuse plain HTTP to this host.
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
@@ -272,6 +294,14 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     },
 }
+# Theme photos stored in a bucket (or behind a CDN) are shown from that origin.
+CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"] += media_origins(
+    media_url=MEDIA_URL,
+    bucket=AWS_STORAGE_BUCKET_NAME,
+    custom_domain=AWS_S3_CUSTOM_DOMAIN,
+    endpoint_url=AWS_S3_ENDPOINT_URL,
+    region=AWS_S3_REGION_NAME,
+)
 
 # --- Email ----------------------------------------------------------------------
 EMAIL_BACKEND = env.str(
@@ -421,6 +451,9 @@ STRIPE_TIMEOUT_SECONDS = env.int("STRIPE_TIMEOUT_SECONDS", default=10)
 # long after a booking expired or was cancelled its intent is still re-read.
 PAYMENT_RECONCILE_SECONDS = env.int("PAYMENT_RECONCILE_SECONDS", default=300)
 PAYMENT_RECONCILE_WINDOW_HOURS = env.int("PAYMENT_RECONCILE_WINDOW_HOURS", default=24)
+# Refunds Stripe left `pending` (settled later by `charge.refunded`) are re-read from Stripe
+# once they have waited this long (payments.tasks.reconcile_pending_refunds, on the same beat).
+REFUND_RECONCILE_MINUTES = env.int("REFUND_RECONCILE_MINUTES", default=30)
 # Payouts (Stripe Connect Express, payments/payouts): the platform's fee in basis points
 # (1000 = 10 %; admins override it per merchant), how long after a slot ends its bookings'
 # money is transferred, and how often the transfer sweep runs.
@@ -443,6 +476,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "reconcile-pending-payments": {
         "task": "checkout.tasks.reconcile_pending_payments",
+        "schedule": float(PAYMENT_RECONCILE_SECONDS),
+        "options": {"expires": PAYMENT_RECONCILE_SECONDS},
+    },
+    "reconcile-pending-refunds": {
+        "task": "payments.tasks.reconcile_pending_refunds",
         "schedule": float(PAYMENT_RECONCILE_SECONDS),
         "options": {"expires": PAYMENT_RECONCILE_SECONDS},
     },
@@ -471,6 +509,13 @@ CELERY_BEAT_SCHEDULE = {
     # Reminders before the start and "how was it?" after (bookings.reminders): each sent once, safe to run twice.
     "send-booking-reminders": {
         "task": "bookings.tasks.send_booking_reminders",
+        "schedule": float(REMINDER_SWEEP_SECONDS),
+        "options": {"expires": REMINDER_SWEEP_SECONDS},
+    },
+    # "How was it?" after an attended booking (reviews.review_requests: it skips customers who already reviewed,
+    # which the booking engine must not read): once per customer and theme, safe to run twice.
+    "send-review-requests": {
+        "task": "reviews.tasks.send_review_requests",
         "schedule": float(REMINDER_SWEEP_SECONDS),
         "options": {"expires": REMINDER_SWEEP_SECONDS},
     },

@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from bookwise.health import HealthView
+from bookwise.media import media_urlpatterns
 
 
 class FaviconRedirect(RedirectView):
@@ -46,5 +47,9 @@ urlpatterns = [
     path("stripe/", include("payments.webhook_urls")),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("merchant/", include("merchants.web_urls")),
+    # Uploaded photos, when they are on this server's disk (no bucket): bookwise/media.py.
+    *media_urlpatterns(),
+    # The booking widget's pages, framed by merchants' own sites (static/js/widget.js).
+    path("embed/", include("portal.embed_urls")),
     path("", include("portal.urls")),
 ]

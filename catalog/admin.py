@@ -1,16 +1,73 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 
+from bookings.admin import WaitlistEntryInline
 from bookwise.admin_tools import EstimatedCountPaginator, parse_id
+from bookwise.errors import InvalidInput
 from bookwise.money import format_money
-from catalog.models import Slot, Theme
+from catalog import photos
+from catalog.models import Slot, Theme, ThemePhoto
+from catalog.services import theme_reminder_offsets_clean
+
+
+class ThemeAdminForm(forms.ModelForm):
+    """The reminder offsets are a JSON list with rules: checked by the catalog service, like the API and portal."""
+
+    class Meta:
+        model = Theme
+        fields = "__all__"  # noqa: DJ007 (the admin's own `exclude` and read-only fields apply)
+
+    def clean_reminder_offsets_hours(self) -> list[int]:
+        try:
+            return theme_reminder_offsets_clean(self.cleaned_data.get("reminder_offsets_hours"))
+        except InvalidInput as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from None
+
+
+class ThemePhotoInline(admin.TabularInline):
+    """A theme's photos, to look at and to take down (moderation).
+
+    Uploads go through the merchant portal or the API, which check and clean every
+    file (catalog.photos): no adding here. Deleting one here deletes its files too.
+    """
+
+    model = ThemePhoto
+    extra = 0
+    fields = ("preview", "alt_text", "position", "size", "created_at")
+    readonly_fields = fields
+    ordering = ("position", "id")
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Theme | None = None) -> bool:
+        return False
+
+    @admin.display(description="Photo")
+    def preview(self, photo: ThemePhoto) -> str:
+        width = 160
+        height = round(photo.height * width / photo.width) if photo.width else width
+        return format_html(
+            '<a href="{}"><img src="{}" width="{}" height="{}" alt="{}" loading="lazy"></a>',
+            photos.photo_url(photo),
+            photos.photo_src(photo, name="small"),
+            width,
+            height,
+            photo.alt_text,
+        )
+
+    @admin.display(description="Size (px)")
+    def size(self, photo: ThemePhoto) -> str:
+        return f"{photo.width} × {photo.height}"
 
 
 @admin.register(Theme)
 class ThemeAdmin(admin.ModelAdmin):
+    form = ThemeAdminForm
+    inlines = (ThemePhotoInline,)
     list_display = ("title", "merchant", "price_per_person", "booking_mode", "min_players", "is_active", "rating_avg")
     list_filter = ("is_active", "booking_mode", "currency")
     search_fields = ("title", "merchant__name")
@@ -31,6 +88,17 @@ class ThemeAdmin(admin.ModelAdmin):
     )
     show_full_result_count = False
     paginator = EstimatedCountPaginator
+
+    def delete_related_photos(self, photos_to_delete: list[ThemePhoto]) -> None:
+        for photo in photos_to_delete:
+            photos.theme_photo_delete(photo=photo)  # the row, then its files once committed
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        if formset.model is ThemePhoto:
+            formset.save(commit=False)
+            self.delete_related_photos(list(formset.deleted_objects))
+            return
+        super().save_formset(request, form, formset, change)
 
     @admin.display(description="Price per person", ordering="price")
     def price_per_person(self, theme: Theme) -> str:
@@ -66,6 +134,7 @@ class SlotAdmin(admin.ModelAdmin):
     # The peak price changes what new bookings pay: set it in the portal or the API, which refuse it
     # once seats are held; guaranteed_at is the minimum-players sweep's.
     readonly_fields = ("status", "price", "guaranteed_at", "created_at", "updated_at")
+    inlines = (WaitlistEntryInline,)  # the slot's waitlist (bookings.admin)
     show_full_result_count = False
     paginator = EstimatedCountPaginator
 

@@ -37,6 +37,8 @@ from catalog.limits import (
     MAX_PARTY,
     MAX_PRICE,
     MAX_PRICE_TIERS,
+    MAX_REMINDER_OFFSET_HOURS,
+    MAX_REMINDER_OFFSETS,
     PRICE_TIER_CODE_PATTERN,
     PRICE_TIER_LABEL_MAX_LENGTH,
     SCHEDULE_MAX_TIMES_PER_DAY,
@@ -44,6 +46,7 @@ from catalog.limits import (
 )
 from catalog.minimum import slot_is_guaranteed
 from catalog.models import BookingMode, Slot, Theme
+from catalog.photo_api import ThemePhotoOutSerializer
 from checkout.services import slot_cancel_and_refund
 from merchants.permissions import user_approved_merchant, user_manages
 
@@ -70,6 +73,7 @@ class CancellationTierSerializer(serializers.Serializer):
 class ThemeOutSerializer(serializers.ModelSerializer):
     price_tiers = PriceTierSerializer(many=True, read_only=True)
     cancellation_policy = CancellationTierSerializer(many=True, read_only=True)
+    reminder_offsets_hours = serializers.ListField(child=serializers.IntegerField(), read_only=True)
     rating_avg = serializers.FloatField(read_only=True)
     merchant_name = serializers.CharField(source="merchant.name", read_only=True)
     city = serializers.CharField(source="merchant.city", read_only=True)
@@ -102,7 +106,18 @@ class ThemeOutSerializer(serializers.ModelSerializer):
             "min_players",
             "min_players_deadline_hours",
             "cancellation_policy",
+            "reminder_offsets_hours",
         ]
+        read_only_fields = fields
+
+
+class ThemeDetailOutSerializer(ThemeOutSerializer):
+    """A theme's own page (GET /themes/{id}/): also its photos, in the merchant's order (one more query)."""
+
+    photos = ThemePhotoOutSerializer(many=True, read_only=True)
+
+    class Meta(ThemeOutSerializer.Meta):
+        fields = [*ThemeOutSerializer.Meta.fields, "photos"]
         read_only_fields = fields
 
 
@@ -166,6 +181,12 @@ class ThemeInSerializer(serializers.Serializer):
         max_length=MAX_CANCELLATION_TIERS,
         required=False,
         help_text="Refund tiers; [] = a full refund up to cancellation_cutoff_hours.",
+    )
+    reminder_offsets_hours = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_REMINDER_OFFSET_HOURS),
+        max_length=MAX_REMINDER_OFFSETS,
+        required=False,
+        help_text="Reminder emails this many hours before the start, distinct, e.g. [24, 2]; [] = none.",
     )
 
 
@@ -271,7 +292,7 @@ def _ensure_owner(user, theme: Theme) -> None:
             404: OpenApiResponse(description="Invalid page"),
         },
     ),
-    retrieve=extend_schema(responses={200: ThemeOutSerializer, 404: OpenApiResponse(description="Not found")}),
+    retrieve=extend_schema(responses={200: ThemeDetailOutSerializer, 404: OpenApiResponse(description="Not found")}),
     create=extend_schema(request=ThemeInSerializer, responses={201: ThemeOutSerializer, 400: None, 403: None}),
     partial_update=extend_schema(
         request=ThemeInSerializer(partial=True), responses={200: ThemeOutSerializer, 400: None, 403: None, 404: None}
@@ -310,6 +331,9 @@ class ThemeViewSet(
                 )
             )
         return catalog_selectors.theme_visible_to(user=self.request.user)
+
+    def get_serializer_class(self):
+        return ThemeDetailOutSerializer if self.action == "retrieve" else ThemeOutSerializer
 
     def get_permissions(self):
         if self.action in ("list", "retrieve", "slots", "metadata") and self.request.method in SAFE_METHODS:

@@ -43,3 +43,15 @@ MAX_MIN_PLAYERS_DEADLINE_HOURS = 720
 # Refund tiers of a cancellation policy, each {hours_before, refund_percent}.
 MAX_CANCELLATION_TIERS = 6
 MAX_CANCELLATION_HOURS_BEFORE = 24 * 365
+# Reminder emails before a slot's start (bookings.reminders): up to this many distinct whole hours per theme.
+MAX_REMINDER_OFFSETS = 3
+MAX_REMINDER_OFFSET_HOURS = 168
+
+# Theme photos (catalog.photos): at most this many per theme, each upload at most this many bytes and pixels.
+# The pixel bound is checked from the header, before any pixel is decoded (an "image bomb" is refused unread).
+MAX_PHOTOS_PER_THEME = 6
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_PHOTO_PIXELS = 40_000_000
+# The stored "original" is re-encoded at most this many pixels on its longer side.
+PHOTO_ORIGINAL_MAX_SIDE = 2400
+PHOTO_ALT_TEXT_MAX_LENGTH = 250

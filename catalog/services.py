@@ -30,6 +30,8 @@ from catalog.limits import (
     MAX_MIN_PLAYERS_DEADLINE_HOURS,
     MAX_PRICE,
     MAX_PRICE_TIERS,
+    MAX_REMINDER_OFFSET_HOURS,
+    MAX_REMINDER_OFFSETS,
     PRICE_TIER_CODE_PATTERN,
     PRICE_TIER_LABEL_MAX_LENGTH,
     SCHEDULE_MAX_DAYS,
@@ -61,6 +63,8 @@ THEME_EDITABLE_FIELDS = (
     "min_players",
     "min_players_deadline_hours",
     "cancellation_policy",
+    # Reminder emails this many hours before the start (bookings.reminders): `theme_reminder_offsets_clean`.
+    "reminder_offsets_hours",
 )
 
 
@@ -176,6 +180,24 @@ def _validate_selling(fields: dict[str, Any]) -> None:
         )
     if "cancellation_policy" in fields:
         fields["cancellation_policy"] = _clean_cancellation_policy(fields["cancellation_policy"])
+    if "reminder_offsets_hours" in fields:
+        fields["reminder_offsets_hours"] = theme_reminder_offsets_clean(fields["reminder_offsets_hours"])
+
+
+def theme_reminder_offsets_clean(value: Any) -> list[int]:
+    """Reminder offsets as stored: up to MAX_REMINDER_OFFSETS distinct whole hours, largest first; [] = none.
+
+    Shared by the API, the merchant's theme form and the admin, so all three refuse the same values.
+    """
+    message = (
+        f"Give at most {MAX_REMINDER_OFFSETS} different whole numbers of hours between 1 and "
+        f"{MAX_REMINDER_OFFSET_HOURS} (e.g. 24, 2), or none."
+    )
+    if not isinstance(value, list) or len(value) > MAX_REMINDER_OFFSETS:
+        raise InvalidInput("invalid_reminder_offsets", message, field="reminder_offsets_hours")
+    if not all(_whole(hours, 1, MAX_REMINDER_OFFSET_HOURS) for hours in value) or len(set(value)) != len(value):
+        raise InvalidInput("invalid_reminder_offsets", message, field="reminder_offsets_hours")
+    return sorted(value, reverse=True)
 
 
 def _validate_private_price(booking_mode: str, private_price: int | None) -> None:

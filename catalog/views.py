@@ -5,9 +5,10 @@ Thin: parse the form, scope with a selector, call one service, render.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
@@ -22,10 +23,10 @@ from bookings.policy import cancellation_policy, effective_policy, policy_summar
 from bookings.pricing import is_private, slot_flat_price, slot_unit_price
 from bookings.services import booking_join
 from bookings.throttles import join_attempt_wait
+from bookings.waitlist_selectors import waitlist_positions_for_slots
 from bookwise import money
 from bookwise.errors import DomainError
-from bookwise.web import form_add_domain_error
-from catalog import selectors
+from catalog import month_calendar, photos, selectors
 from catalog.forms import BookSlotForm, CatalogFilterForm
 from catalog.models import Slot, SlotStatus, Theme
 from reviews.selectors import review_list_for_theme
@@ -33,8 +34,8 @@ from reviews.services import has_attended, has_reviewed
 
 PAGE_SIZE = 12
 MAX_PAGE = 10_000
-SCHEDULE_DAYS = 21
-MAX_SLOTS_SHOWN = 500
+# A month of times is read in one query; a room open round the clock every 15 minutes fits.
+MAX_SLOTS_SHOWN = 3000
 REVIEWS_SHOWN = 20
 
 
@@ -60,8 +61,11 @@ def catalog(request: HttpRequest) -> HttpResponse:
         # Page by offset, fetching one row more than shown to know whether a next
         # page exists: no COUNT(*) over the whole catalog (same as the API).
         offset = (page - 1) * PAGE_SIZE
+        # Each card's next open time comes from one correlated subquery (no query per card).
+        matching = catalog_selectors.theme_list_filtered(filters=filters).defer("search_vector")
+        # Each card's first photo: one more query for the whole page (catalog.photos).
         rows = list(
-            catalog_selectors.theme_list_filtered(filters=filters).defer("search_vector")[
+            catalog_selectors.with_next_open_at(matching).prefetch_related(photos.first_photo_prefetch())[
                 offset : offset + PAGE_SIZE + 1
             ]
         )
@@ -102,9 +106,11 @@ def _page_url(request: HttpRequest, page: int, extra: dict[str, str] | None = No
 
 
 @dataclass
-class ScheduleDay:
-    day: date
-    slots: list[Slot] = field(default_factory=list)
+class PickedDay:
+    """The theme page's calendar month and the day whose times are shown (merchant-local dates)."""
+
+    month: date
+    day: date | None
 
 
 @require_safe
@@ -126,14 +132,17 @@ def theme_book(request: HttpRequest, pk: int) -> HttpResponse:
         form.is_valid()  # keeps what was chosen on the re-rendered page
         form.add_error(None, f"Too many booking attempts in a short time. Try again in {wait} seconds.")
         return _render_theme(request, theme, form, status=429)
-    if form.is_valid():
+    if form.is_valid() and request.POST.get("apply_code"):
+        form.apply_promo_code()  # "Apply": the total with the code, on the same form; nothing is booked
+    elif form.is_valid():
         try:
             booking = booking_join(slot_id=form.cleaned_data["slot"], customer=request.user, **form.join_kwargs())
         except DomainError as exc:
-            form_add_domain_error(form, exc)
+            form.add_join_error(exc)
         else:
             if booking.status == BookingStatus.CONFIRMED:
-                messages.success(request, f"You are booked on {theme.title}: it is free, nothing to pay.")
+                why = "your code covers it" if booking.discount else "it is free"
+                messages.success(request, f"You are booked on {theme.title}: {why}, nothing to pay.")
                 return redirect("portal:my-bookings")
             return redirect("portal:checkout", pk=booking.pk)
     return _render_theme(request, theme, form)
@@ -141,17 +150,29 @@ def theme_book(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _render_theme(request: HttpRequest, theme: Theme, form: BookSlotForm, *, status: int = 200) -> HttpResponse:
     now = timezone.now()
-    slots = list(
-        catalog_selectors.slot_list_for_theme(
-            theme_id=theme.pk, start=now, end=now + timedelta(days=SCHEDULE_DAYS), now=now
-        ).filter(status=SlotStatus.OPEN)[:MAX_SLOTS_SHOWN]
-    )
+    tz = theme.merchant.tzinfo
+    today = month_calendar.local_day(now, tz)
     selected_slot = str(form["slot"].value() or "")
-    selected_warning = ""
-    tiers = effective_policy(theme)
+    picked = _picked_day(request, theme, selected_slot=selected_slot, today=today, now=now)
+    month_from, month_to = month_calendar.local_month_bounds(picked.month, tz)
+    # One query: the month's open times with their seats left (counted from bookings).
+    slots = list(
+        catalog_selectors.slot_list_for_theme(theme_id=theme.pk, start=month_from, end=month_to, now=now).filter(
+            status=SlotStatus.OPEN
+        )[:MAX_SLOTS_SHOWN]
+    )
     for slot in slots:
         # Fewer seats than the smallest party cannot be sold: shown as full (seats_left stays true in the API).
         slot.seats_bookable = selectors.bookable_seats(seats_left=slot.seats_left, min_party=theme.min_party)
+    if picked.day is None or picked.day.month != picked.month.month:
+        # No day asked for (or one outside the month): the month's first day with open times, else with any.
+        probe = month_calendar.build_month(first=picked.month, slots=slots, tz=tz, today=today, selected=None)
+        picked.day = probe.first_day("open") or probe.first_day("full")
+    month = month_calendar.build_month(first=picked.month, slots=slots, tz=tz, today=today, selected=picked.day)
+    day_slots = [slot for slot in slots if month_calendar.local_day(slot.starts_at, tz) == picked.day]
+    selected_warning = ""
+    tiers = effective_policy(theme)
+    for slot in day_slots:
         slot.refund_warning = cancellation_policy(
             starts_at=slot.starts_at,
             cutoff_hours=theme.cancellation_cutoff_hours,
@@ -176,12 +197,19 @@ def _render_theme(request: HttpRequest, theme: Theme, form: BookSlotForm, *, sta
         {
             "theme": theme,
             "merchant": theme.merchant,
+            "photos": list(photos.theme_photos(theme_id=theme.pk)),
             # A tiered policy in words (the single cutoff keeps its sentence in the template).
             "policy_summary": policy_summary(tiers) if theme.cancellation_policy else "",
-            "schedule": _schedule_by_local_day(slots, theme),
+            "calendar": month,
+            "weekdays": month_calendar.WEEKDAYS,
+            "chosen_day": picked.day,
+            "day_slots": day_slots,
             "slots_truncated": len(slots) == MAX_SLOTS_SHOWN,
-            "schedule_days": SCHEDULE_DAYS,
             "reviews": list(review_list_for_theme(theme_id=theme.pk)[:REVIEWS_SHOWN]),
+            # "Join the waitlist" on the chosen day's full times (bookings.waitlist).
+            "full_slots": [slot for slot in day_slots if not slot.seats_bookable],
+            "waiting_slot_ids": waitlist_positions_for_slots(customer=user, slot_ids=[s.pk for s in day_slots]),
+            "waitlist_offer_minutes": settings.WAITLIST_OFFER_MINUTES,
             "can_review": can_review,
             "form": form,
             "selected_slot": selected_slot,
@@ -215,13 +243,42 @@ def _slot_price_shown(slot: Slot, theme: Theme) -> int | None:
     return slot.price if slot.price != theme.price else None
 
 
-def _schedule_by_local_day(slots: list[Slot], theme: Theme) -> list[ScheduleDay]:
-    """Group slots (soonest first) by their day in the merchant's timezone."""
+def _picked_day(request: HttpRequest, theme: Theme, *, selected_slot: str, today: date, now: datetime) -> PickedDay:
+    """The month and day the page shows (merchant-local), from `?day=&month=` (kept by the book form too).
+
+    Without a day: the day of the time chosen in a re-rendered form, else the
+    day of the theme's next open time. A month before the current one or too
+    far ahead, or anything unreadable, falls back to that default: never an error.
+    """
+    params = request.POST if request.method == "POST" else request.GET
     tz = theme.merchant.tzinfo
-    days: list[ScheduleDay] = []
-    for slot in slots:
-        local_day = slot.starts_at.astimezone(tz).date()
-        if not days or days[-1].day != local_day:
-            days.append(ScheduleDay(day=local_day))
-        days[-1].slots.append(slot)
-    return days
+    day = month_calendar.parse_day(params.get("day"))
+    month = month_calendar.parse_month(params.get("month"))
+    if day is not None and not month_calendar.month_in_range(month_calendar.month_start(day), today=today):
+        day = None
+    if month is not None and not month_calendar.month_in_range(month, today=today):
+        month = None
+    if day is not None:
+        return PickedDay(month=month_calendar.month_start(day), day=day)
+    if month is not None:
+        return PickedDay(month=month, day=None)
+    if selected_slot.isdigit() and len(selected_slot) < 19:
+        starts = (
+            catalog_selectors.slot_visible_to(user=request.user)
+            .filter(theme=theme, pk=int(selected_slot))
+            .values_list("starts_at", flat=True)
+            .first()
+        )
+        if starts is not None and starts > now:
+            chosen = month_calendar.local_day(starts, tz)
+            if month_calendar.month_in_range(month_calendar.month_start(chosen), today=today):
+                return PickedDay(month=month_calendar.month_start(chosen), day=chosen)
+    # The next day with open times; with none left, the next day with full ones (a waitlist may be open).
+    next_open = catalog_selectors.theme_next_open_at(theme=theme, now=now) or catalog_selectors.theme_next_open_at(
+        theme=theme, now=now, with_seats=False
+    )
+    if next_open is not None:
+        chosen = month_calendar.local_day(next_open, tz)
+        if month_calendar.month_in_range(month_calendar.month_start(chosen), today=today):
+            return PickedDay(month=month_calendar.month_start(chosen), day=chosen)
+    return PickedDay(month=month_calendar.month_start(today), day=None)

@@ -50,6 +50,7 @@ from bookings.services import (
     booking_set_refunded,
     slot_lock_below_minimum,
 )
+from bookings.waitlist import waitlist_close_for_slots, waitlist_lock_slot_of_booking, waitlist_offer_freed_seats
 from bookwise import outbox
 from bookwise.errors import DomainError
 from catalog.models import Slot
@@ -109,7 +110,12 @@ def booking_cancel_and_refund(
     """
     now = now or timezone.now()
     with transaction.atomic():
-        return _cancel_and_refund(booking_id=booking_id, by=by, reason=reason, now=now)
+        # The slot first (the lock order), so the seats freed go to its waitlist in this transaction.
+        slot = waitlist_lock_slot_of_booking(booking_id=booking_id)
+        result = _cancel_and_refund(booking_id=booking_id, by=by, reason=reason, now=now)
+        if slot is not None:
+            waitlist_offer_freed_seats(slot=slot, now=now)
+        return result
 
 
 def _cancel_and_refund(
@@ -158,6 +164,7 @@ def slot_cancel_and_refund(*, slot: Slot, by: User, now: datetime | None = None)
         active_ids = slot_bookings_to_cancel(slot_id=locked.pk, now=now)
         for booking_id in active_ids:
             _cancel_and_refund(booking_id=booking_id, by=by, reason=CANCEL_REASON_SLOT_CANCELLED, now=now)
+        waitlist_close_for_slots(slot_ids=[locked.pk])
     return locked, len(active_ids)
 
 
@@ -203,6 +210,7 @@ def slot_cancel_below_minimum(*, slot_id: int, now: datetime | None = None) -> i
             _cancel_and_refund(
                 booking_id=booking_id, by=None, reason=CANCEL_REASON_MINIMUM_NOT_REACHED, now=now, automatic=True
             )
+        waitlist_close_for_slots(slot_ids=[slot.pk])
         outbox.enqueue(SEND_MINIMUM_NOT_REACHED_TASK, slot.pk)
     logger.info("slot %s cancelled below its minimum players (%s bookings)", slot_id, len(active_ids))
     return len(active_ids)
@@ -237,7 +245,8 @@ def merchant_suspend(
             return SuspendResult(merchant=locked)
         # Wait out the joins in flight on its slots (they read the merchant as approved), and make
         # later ones wait for this commit: the list below then misses no booking.
-        slots_lock_upcoming(merchant_id=locked.pk, now=now)
+        upcoming_slot_ids = slots_lock_upcoming(merchant_id=locked.pk, now=now)
+        waitlist_close_for_slots(slot_ids=upcoming_slot_ids)  # nothing can be booked from them any more
         cancelled, refunded = 0, 0
         if not keep_bookings:
             ids = (

@@ -71,11 +71,15 @@ class MerchantAdmin(admin.ModelAdmin):
         "suspended_at",
         "suspension_reason",
         "suspension_keeps_bookings",
+        # Set by the owner (settings page, API), which validates each origin: it becomes a CSP header.
+        "widget_origins",
         "created_at",
         "updated_at",
     )
     ordering = ("-created_at", "-id")
     actions = ("approve_selected", "suspend_selected")
+    # The calendar feed token is a credential: never shown, only rotated (by the owner, merchants.feeds).
+    exclude = ("calendar_feed_token",)
 
     # --- Payouts: the platform fee (editable: `fee_bps`) and the Stripe account's status ------------
 

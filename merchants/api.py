@@ -18,6 +18,7 @@ from accounts.permissions import IsPlatformAdmin, user_is_platform_admin
 from bookwise.openapi import VALIDATION_ERROR, ErrorSerializer, error_response
 from bookwise.pagination import NewestFirstCursorPagination
 from checkout.services import merchant_suspend
+from merchants.feeds import merchant_feed_rotate, merchant_feed_token, merchant_feed_url
 from merchants.models import BookingEmails, Merchant, MerchantStatus
 from merchants.permissions import user_approved_merchant
 from merchants.selectors import merchant_list_public, merchant_of, merchant_visible_to
@@ -28,6 +29,7 @@ from merchants.services import (
     merchant_set_fee_bps,
     merchant_update_settings,
 )
+from merchants.widget import MAX_ORIGIN_LENGTH, MAX_WIDGET_ORIGINS
 from payments import connect, payout_selectors
 from payments.models import ConnectedAccount
 
@@ -54,7 +56,7 @@ class MerchantOwnSerializer(MerchantOutputSerializer):
     """The owner's view of their profile: also how they hear about bookings."""
 
     class Meta(MerchantOutputSerializer.Meta):
-        fields = (*MerchantOutputSerializer.Meta.fields, "booking_emails", "daily_schedule_email")
+        fields = (*MerchantOutputSerializer.Meta.fields, "booking_emails", "daily_schedule_email", "widget_origins")
         read_only_fields = fields
 
 
@@ -72,6 +74,13 @@ class MerchantSettingsInputSerializer(serializers.Serializer):
     timezone = serializers.CharField(max_length=64, required=False, help_text="IANA timezone, e.g. Europe/Paris.")
     booking_emails = serializers.ChoiceField(choices=BookingEmails.choices, required=False)
     daily_schedule_email = serializers.BooleanField(required=False)
+    widget_origins = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_ORIGIN_LENGTH, trim_whitespace=False),
+        max_length=MAX_WIDGET_ORIGINS,
+        required=False,
+        help_text='Origins of your own sites that may embed the booking widget, e.g. ["https://www.example.com"] '
+        "(https; http only for localhost). 400 `invalid_widget_origin` otherwise.",
+    )
 
 
 class MerchantApplyInputSerializer(serializers.Serializer):
@@ -170,6 +179,10 @@ class StatementSerializer(serializers.Serializer):
     to = serializers.DateField()
 
 
+class CalendarFeedSerializer(serializers.Serializer):
+    url = serializers.URLField(help_text="The secret iCalendar feed URL (text/calendar) of the merchant's slots.")
+
+
 class OnboardingLinkSerializer(serializers.Serializer):
     url = serializers.URLField(help_text="Stripe's Account Link: send the merchant's browser there.")
 
@@ -220,6 +233,7 @@ class IsApprovedMerchant(BasePermission):
 _UNAUTHENTICATED = OpenApiResponse(description="Missing, invalid or expired token.")
 _NOT_ADMIN = OpenApiResponse(description="Only platform admins may do this.")
 _NOT_FOUND = OpenApiResponse(description="No such merchant, or the caller may not see it.")
+_NOT_OWNER = OpenApiResponse(description="Not an approved merchant.")
 
 
 @extend_schema_view(
@@ -246,7 +260,7 @@ class MerchantViewSet(viewsets.GenericViewSet):
             return [IsAuthenticated()]
         if self.action in ("payouts", "statement"):
             return [ActsForMerchant()]
-        if self.action == "payouts_onboarding":
+        if self.action in ("payouts_onboarding", "calendar_feed"):
             return [IsApprovedMerchant()]
         return [AllowAny()]
 
@@ -255,6 +269,9 @@ class MerchantViewSet(viewsets.GenericViewSet):
             return merchant_list_public(city=self.request.query_params.get("city") or None)
         if self.action in ("approve", "suspend", "partial_update"):
             return Merchant.objects.all()
+        if self.action == "calendar_feed":
+            # The owner's own feed only: another merchant's is out of sight (404), admins have none (403).
+            return Merchant.objects.filter(owner=self.request.user, status=MerchantStatus.APPROVED)
         if self.action in ("payouts", "statement", "payouts_onboarding"):
             # Another merchant's payouts are out of sight (404); admins see every merchant's, but onboard none.
             if self.action != "payouts_onboarding" and user_is_platform_admin(self.request.user):
@@ -446,3 +463,29 @@ class MerchantViewSet(viewsets.GenericViewSet):
                 f'attachment; filename="statement-{merchant.pk}-{date_from.isoformat()}-{date_to.isoformat()}.csv"'
             )
         return response
+
+    @extend_schema(
+        methods=["GET"],
+        operation_id="merchants_calendar_feed_retrieve",
+        summary="The merchant's secret calendar feed URL (owner)",
+        description="An iCalendar URL (outside /api/, the token in it is the credential) serving the merchant's "
+        "slots of the last 7 days and ahead, each with who is booked. Created on the first call.",
+        request=None,
+        responses={200: CalendarFeedSerializer, 401: _UNAUTHENTICATED, 403: _NOT_OWNER, 404: _NOT_FOUND},
+    )
+    @extend_schema(
+        methods=["POST"],
+        operation_id="merchants_calendar_feed_rotate",
+        summary="Rotate the calendar feed URL (owner)",
+        description="A new secret URL; the old one answers 404 from now on.",
+        request=None,
+        responses={200: CalendarFeedSerializer, 401: _UNAUTHENTICATED, 403: _NOT_OWNER, 404: _NOT_FOUND},
+    )
+    @action(detail=True, methods=["get", "post"], url_path="calendar-feed", url_name="calendar-feed")
+    def calendar_feed(self, request: Request, pk: str | None = None) -> Response:
+        merchant = self.get_object()
+        if request.method == "POST":
+            token = merchant_feed_rotate(merchant=merchant)
+        else:
+            token = merchant_feed_token(merchant=merchant)
+        return Response({"url": merchant_feed_url(token)})

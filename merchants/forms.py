@@ -15,6 +15,7 @@ from decimal import Decimal
 from django import forms
 from django.utils import timezone
 
+from bookings import merchant_stats
 from bookings.models import BookingStatus
 from bookwise import money
 from bookwise.errors import DomainError
@@ -42,6 +43,7 @@ from catalog.venue import Venue
 from merchants import places
 from merchants.models import BookingEmails
 from merchants.services import SETTINGS_FIELDS
+from merchants.widget import MAX_ORIGIN_LENGTH, MAX_WIDGET_ORIGINS, widget_origins_normalize
 from payments import payout_selectors
 
 WEEKDAYS = [
@@ -110,9 +112,19 @@ class MerchantSettingsForm(MerchantApplyForm):
         label="Emails about bookings", choices=BookingEmails.choices, widget=forms.RadioSelect
     )
     daily_schedule_email = forms.BooleanField(label="Send me tomorrow's schedule every evening", required=False)
+    widget_origins = forms.CharField(
+        label="Sites that may show your booking widget",
+        required=False,
+        max_length=(MAX_ORIGIN_LENGTH + 1) * MAX_WIDGET_ORIGINS,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "autocapitalize": "off"}),
+        help_text=f"One per line, the address of your own website without a path, e.g. https://www.example.com "
+        f"(at most {MAX_WIDGET_ORIGINS}). Only these sites can embed your booking pages.",
+    )
 
     def __init__(self, *args, merchant, **kwargs) -> None:
         kwargs.setdefault("initial", {name: getattr(merchant, name) for name in SETTINGS_FIELDS})
+        if isinstance(kwargs["initial"].get("widget_origins"), list):
+            kwargs["initial"]["widget_origins"] = "\n".join(kwargs["initial"]["widget_origins"])
         super().__init__(*args, **kwargs)
         self.fields["timezone"] = TimezoneField(keep=merchant.timezone)
         self.fields[
@@ -120,6 +132,13 @@ class MerchantSettingsForm(MerchantApplyForm):
         ].help_text = (
             "Slots are shown in this timezone; changing it keeps each slot's moment in time, so their local times move."
         )
+
+    def clean_widget_origins(self) -> list[str]:
+        lines = [line for line in self.cleaned_data["widget_origins"].splitlines() if line.strip()]
+        try:
+            return widget_origins_normalize(lines)
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from exc
 
     def changes(self) -> dict:
         return {name: self.cleaned_data[name] for name in SETTINGS_FIELDS if name in self.cleaned_data}
@@ -244,6 +263,14 @@ class ThemeForm(forms.Form):
         initial=24,
         help_text="Used when no refund tiers are given below.",
     )
+    reminder_offsets_hours = forms.CharField(
+        label="Reminder emails (hours before the start)",
+        required=False,
+        max_length=40,
+        initial="24, 2",
+        help_text="Customers get a reminder this many hours before their booking, e.g. “24, 2” (up to three "
+        "numbers, 1 to 168). Leave blank for no reminders.",
+    )
     venue_street, venue_postcode, venue_city, venue_country = _address_fields("venue_", city_required=False).values()
 
     def __init__(self, *args, merchant=None, **kwargs) -> None:
@@ -296,6 +323,16 @@ class ThemeForm(forms.Form):
             for n in range(1, POLICY_ROWS + 1)
         ]
 
+    def clean_reminder_offsets_hours(self) -> list[int] | None:
+        """Typed "24, 2" -> [24, 2]; the catalog services check the bounds. None when the field was not posted."""
+        if "reminder_offsets_hours" not in self.data:
+            return None  # an older page: the theme keeps its offsets (a new one gets the default)
+        text = self.cleaned_data.get("reminder_offsets_hours") or ""
+        parts = [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+        if not all(part.isdigit() for part in parts):
+            raise forms.ValidationError("Use whole numbers of hours separated by commas, e.g. 24, 2.")
+        return [int(part) for part in parts]
+
     def clean(self):
         data = super().clean()
         low, high = data.get("min_party"), data.get("max_party")
@@ -339,6 +376,8 @@ class ThemeForm(forms.Form):
         data = {k: v for k, v in self.cleaned_data.items() if not k.startswith(("tier_", "policy_"))}
         data["price"] = data.pop("price_minor")
         data["private_price"] = data.pop("private_price_minor")
+        if data.get("reminder_offsets_hours") is None:
+            data.pop("reminder_offsets_hours", None)
         return data
 
     @staticmethod
@@ -358,6 +397,7 @@ class ThemeForm(forms.Form):
             "min_players": theme.min_players,
             "min_players_deadline_hours": theme.min_players_deadline_hours,
             "cancellation_cutoff_hours": theme.cancellation_cutoff_hours,
+            "reminder_offsets_hours": ", ".join(str(hours) for hours in theme.reminder_offsets_hours or []),
             "is_active": theme.is_active,
             "venue_street": theme.venue_street,
             "venue_postcode": theme.venue_postcode,
@@ -563,3 +603,41 @@ class StatementPeriodForm(forms.Form):
             except DomainError as exc:
                 raise forms.ValidationError(exc.message) from exc
         return cleaned
+
+
+class DashboardPeriodForm(forms.Form):
+    """The dashboard's period (`?from=&to=` dates in the merchant's timezone, or `?days=` 7/30/90); last 30 days."""
+
+    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    days = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, choices=[(n, f"{n} days") for n in merchant_stats.PERIOD_PRESETS]
+    )
+
+    def __init__(self, query, *, merchant, now=None) -> None:
+        data = {"date_from": query.get("from", ""), "date_to": query.get("to", ""), "days": query.get("days", "")}
+        super().__init__(data)
+        self.merchant = merchant
+        self.now = now
+        self.period: merchant_stats.StatsPeriod | None = None
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not self.errors:
+            try:
+                self.period = merchant_stats.stats_period(
+                    merchant=self.merchant,
+                    date_from=cleaned.get("date_from"),
+                    date_to=cleaned.get("date_to"),
+                    days=cleaned.get("days"),
+                    now=self.now,
+                )
+            except DomainError as exc:
+                raise forms.ValidationError(exc.message) from exc
+        return cleaned
+
+    def period_or_default(self) -> merchant_stats.StatsPeriod:
+        """The chosen period when the form is valid, else the default one (the page still shows figures)."""
+        if self.is_valid() and self.period is not None:
+            return self.period
+        return merchant_stats.stats_period(merchant=self.merchant, now=self.now)

@@ -25,6 +25,7 @@ from bookwise.errors import DomainError, Forbidden, InvalidInput
 from bookwise.transactions import require_atomic
 from merchants import places, tasks
 from merchants.models import Merchant, MerchantStatus, validate_timezone
+from merchants.widget import widget_origins_normalize
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +189,7 @@ class MerchantSettings(TypedDict, total=False):
     timezone: str
     booking_emails: str  # a BookingEmails value
     daily_schedule_email: bool
+    widget_origins: list[str]  # sites that may embed the booking widget (merchants.widget)
 
 
 SETTINGS_FIELDS: tuple[str, ...] = tuple(MerchantSettings.__annotations__)
@@ -208,6 +210,8 @@ def merchant_update_settings(*, merchant: Merchant, **changes: Unpack[MerchantSe
             raise InvalidInput("invalid_timezone", exc.messages[0], field="timezone") from exc
     if "country" in changes:
         changes["country"] = _valid_country(changes["country"])
+    if "widget_origins" in changes:
+        changes["widget_origins"] = widget_origins_normalize(changes["widget_origins"])
     with transaction.atomic():
         locked = Merchant.objects.select_for_update(of=("self",)).get(pk=merchant.pk)
         if locked.status == MerchantStatus.SUSPENDED:

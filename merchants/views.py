@@ -9,8 +9,10 @@ Platform admins are treated as merchants only through their own profile.
 
 from __future__ import annotations
 
+import csv
 import functools
-from datetime import date, timedelta
+import io
+from datetime import date, datetime, timedelta
 
 from django.conf import settings as django_settings
 from django.contrib import messages
@@ -23,12 +25,11 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from bookings import merchant_stats
 from bookings.catalog_selectors import slot_list_for_theme, with_seats_left
 from bookings.merchant_selectors import (
     merchant_bookings,
     merchant_recent_bookings,
-    merchant_todays_participants,
-    merchant_upcoming_slots,
     merchant_week_slots,
     slot_cancel_impact,
     with_paid_and_held,
@@ -36,16 +37,21 @@ from bookings.merchant_selectors import (
 from bookings.models import SETTLED_HOLDING_STATUSES, BookingStatus
 from bookings.selectors import slot_participants
 from bookings.services import booking_mark_attendance, slot_update_capacity
+from bookings.waitlist_selectors import waitlist_for_slot
 from bookwise.csp import allow_stripe_onboarding_form
 from bookwise.errors import DomainError
+from bookwise.templatetags.portal import tickets_words
 from bookwise.web import form_add_domain_error
 from catalog import services as catalog_services
-from catalog.models import SlotStatus
+from catalog.models import BookingMode, SlotStatus
 from catalog.selectors import merchant_slots, merchant_themes
 from checkout.services import slot_cancel_and_refund
+from merchants import charts
+from merchants.feeds import merchant_feed_rotate, merchant_feed_token, merchant_feed_url
 from merchants.forms import (
     AttendanceForm,
     CapacityForm,
+    DashboardPeriodForm,
     MerchantApplyForm,
     MerchantSettingsForm,
     ScheduleForm,
@@ -58,12 +64,11 @@ from merchants.models import MerchantStatus
 from merchants.permissions import user_approved_merchant, user_kept_bookings_merchant
 from merchants.selectors import merchant_of
 from merchants.services import merchant_apply, merchant_update_settings
-from payments import connect, payout_selectors
+from merchants.widget import widget_script_url, widget_snippet
+from payments import connect, payout_selectors, revenue_selectors
 from payments.models import ConnectedAccount, ConnectedAccountStatus
 
 PAGE_SIZE = 50
-DASHBOARD_DAYS = 14
-DASHBOARD_MAX_SLOTS = 100
 
 
 def approved_merchant_required(view):
@@ -127,13 +132,6 @@ def _render(request: HttpRequest, template: str, context: dict, *, status: int =
     return render(request, f"merchant/{template}", {"merchant": request.merchant, **context}, status=status)
 
 
-def _fill_percent(slot) -> int:
-    if not slot.capacity:
-        return 100
-    taken = slot.capacity - slot.seats_left
-    return round(100 * taken / slot.capacity)
-
-
 # --- Home: apply, waiting, suspended or the dashboard --------------------------------------
 
 
@@ -167,25 +165,126 @@ def _apply(request: HttpRequest) -> HttpResponse:
     return render(request, "merchant/apply.html", {"form": form}, status=status)
 
 
+def _prepare_week_slot(slot, *, now: datetime) -> None:
+    """Seats, fill and check-in state of a slot from `merchant_week_slots`, for the dashboard and the week page.
+
+    Sets `seats_left` too, so `{% minimum_players_status %}` reads it without a query.
+    """
+    slot.started = slot.starts_at <= now
+    taken = slot.seats_paid + slot.seats_held
+    if taken and slot.theme.booking_mode == BookingMode.PRIVATE:
+        taken = max(taken, slot.capacity)  # a private slot with a booking is full
+    slot.seats_taken = taken
+    slot.seats_left = max(slot.capacity - taken, 0)
+    slot.fill_percent = min(100, round(100 * taken / slot.capacity)) if slot.capacity else 100
+    for booking in slot.week_bookings:
+        booking.markable = booking.status in SETTLED_HOLDING_STATUSES
+
+
+def _days_of_slots(merchant, *, first: date, today: date, now: datetime) -> list[dict]:
+    """Seven days from `first` (merchant's timezone), each with its slots and who is coming (three queries)."""
+    tz = merchant.tzinfo
+    days: dict[date, list] = {first + timedelta(days=i): [] for i in range(7)}
+    for slot in merchant_week_slots(merchant=merchant, week_start=first, now=now):
+        _prepare_week_slot(slot, now=now)
+        days[timezone.localtime(slot.starts_at, tz).date()].append(slot)
+    return [{"day": day, "slots": slots, "is_today": day == today} for day, slots in days.items()]
+
+
+def _percent(ratio: float | None) -> int | None:
+    return None if ratio is None else round(100 * ratio)
+
+
+def _dashboard_kpis(merchant, *, period: merchant_stats.StatsPeriod, now: datetime) -> dict:
+    """The period's figures in total and per theme, and the charts drawn from them (five queries in all)."""
+    stats = merchant_stats.merchant_booking_stats(merchant=merchant, period=period, now=now)
+    revenue = revenue_selectors.merchant_revenue(
+        merchant=merchant, start=period.start, end=period.end, buckets=period.buckets(), weekly=period.weekly
+    )
+    titles = {theme.theme_id: theme.title for theme in stats.themes} | revenue.theme_titles
+    figures = {theme.theme_id: theme.figures for theme in stats.themes}
+    themes = sorted(titles, key=lambda pk: (titles[pk].casefold(), pk))
+    theme_rows = [
+        {
+            "title": titles[pk],
+            "figures": figures.get(pk, merchant_stats.BookingFigures()),
+            "fill_percent": _percent(figures.get(pk, merchant_stats.BookingFigures()).fill_rate),
+            "no_show_percent": _percent(figures.get(pk, merchant_stats.BookingFigures()).no_show_rate),
+            "revenue": revenue.by_theme.get(pk, []),
+        }
+        for pk in themes
+    ]
+    filled = [theme for theme in stats.themes if theme.figures.capacity]
+    return {
+        "total": stats.total,
+        "fill_percent": _percent(stats.total.fill_rate),
+        "no_show_percent": _percent(stats.total.no_show_rate),
+        "revenue": revenue.totals,
+        "theme_rows": theme_rows,
+        "revenue_charts": [
+            {"currency": series.currency, **charts.column_chart([(b.start, b.net) for b in series.buckets])}
+            for series in revenue.series
+        ],
+        "fill_chart": charts.percent_bars([(t.title, t.figures.fill_rate) for t in filled]) if filled else None,
+        "fill_rows": [
+            {"title": t.title, "percent": _percent(t.figures.fill_rate), "figures": t.figures} for t in filled
+        ],
+    }
+
+
 def _dashboard(request: HttpRequest) -> HttpResponse:
+    """Today's schedule with check-in, the next seven days, and the figures of a period with charts and CSV."""
     merchant = request.merchant
     now = timezone.now()
-    upcoming = merchant_upcoming_slots(merchant=merchant, days=DASHBOARD_DAYS, now=now)
-    slots = list(with_paid_and_held(upcoming, now=now)[:DASHBOARD_MAX_SLOTS])
-    for slot in slots:
-        slot.fill_percent = _fill_percent(slot)
-        slot.seats_taken = slot.capacity - slot.seats_left
-    return _render(
-        request,
-        "dashboard.html",
+    today = timezone.localtime(now, merchant.tzinfo).date()
+    days = _days_of_slots(merchant, first=today, today=today, now=now)
+    form = DashboardPeriodForm(request.GET, merchant=merchant, now=now)
+    period = form.period_or_default()
+    query = f"from={period.date_from.isoformat()}&to={period.date_to.isoformat()}"
+    presets = [
         {
-            "upcoming_slots": slots,
-            "slots_truncated": len(slots) == DASHBOARD_MAX_SLOTS,
-            "dashboard_days": DASHBOARD_DAYS,
-            "todays_participants": list(merchant_todays_participants(merchant=merchant, now=now)),
-            "recent_bookings": list(merchant_recent_bookings(merchant=merchant)),
-        },
-    )
+            "days": n,
+            "url": f"{reverse('merchant:home')}?days={n}#figures-heading",
+            "current": period.days == n and period.date_to == today,
+        }
+        for n in merchant_stats.PERIOD_PRESETS
+    ]
+    context = {
+        "today": today,
+        "today_slots": days[0]["slots"],
+        "week_days": days,
+        "here": request.get_full_path(),
+        "form": form,
+        "period": period,
+        "presets": presets,
+        "csv_url": f"{reverse('merchant:bookings-csv')}?{query}",
+        "kpis": _dashboard_kpis(merchant, period=period, now=now),
+        "recent_bookings": list(merchant_recent_bookings(merchant=merchant)),
+    }
+    return _render(request, "dashboard.html", context, status=_form_status(form))
+
+
+@approved_merchant_required
+@require_safe
+def bookings_csv(request: HttpRequest) -> HttpResponse:
+    """Every booking whose slot starts in `?from=&to=` (or `?days=`) as CSV (bookings.merchant_stats columns).
+
+    Built whole, in chunks of rows (a period is at most a year): a database
+    failure is then the usual 503 page, never a download cut short.
+    """
+    merchant = request.merchant
+    form = DashboardPeriodForm(request.GET, merchant=merchant)
+    if not form.is_valid() or form.period is None:
+        return redirect(f"{reverse('merchant:home')}?{request.GET.urlencode()}#figures-heading")
+    period = form.period
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in merchant_stats.iter_export_rows(merchant=merchant, period=period, tickets_words=tickets_words):
+        writer.writerow(row)
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    filename = f"bookings-{merchant.pk}-{period.date_from.isoformat()}-{period.date_to.isoformat()}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 # --- Themes ----------------------------------------------------------------------------------
@@ -375,6 +474,9 @@ def slot_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return _render(request, "slot_cancel.html", {"slot": slot, "theme": slot.theme, "impact": impact}, status=status)
 
 
+WAITLIST_SHOWN = 200  # a slot's waitlist entries listed under its participants
+
+
 @serving_merchant_required
 def slot_participants_page(request: HttpRequest, pk: int) -> HttpResponse:
     slot = _owned_slot(request, pk)
@@ -390,6 +492,7 @@ def slot_participants_page(request: HttpRequest, pk: int) -> HttpResponse:
         "people": sum(b.party_size for b in bookings),
         "started": slot.starts_at <= now,
         "cancelled": slot.status == SlotStatus.CANCELLED,
+        "waitlist": list(waitlist_for_slot(slot_id=slot.pk)[:WAITLIST_SHOWN]),
     }
     return _render(request, "slot_participants.html", context)
 
@@ -446,14 +549,8 @@ def week(request: HttpRequest) -> HttpResponse:
     if start is None:
         messages.error(request, "Choose a week with a date like 2026-03-02.")
         return _render(request, "week.html", {"days": [], "week_start": None}, status=400)
-    days = {start + timedelta(days=i): [] for i in range(7)}
-    for slot in merchant_week_slots(merchant=merchant, week_start=start, now=now):
-        slot.started = slot.starts_at <= now
-        for booking in slot.week_bookings:
-            booking.markable = booking.status in SETTLED_HOLDING_STATUSES
-        days[timezone.localtime(slot.starts_at, tz).date()].append(slot)
     context = {
-        "days": [{"day": day, "slots": slots, "is_today": day == today} for day, slots in days.items()],
+        "days": _days_of_slots(merchant, first=start, today=today, now=now),
         "week_start": start,
         "week_end": start + timedelta(days=6),
         "previous_week": start - timedelta(days=7),
@@ -486,7 +583,36 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Settings saved.")
             return redirect("merchant:settings")
-    return _render(request, "settings.html", {"form": form}, status=_form_status(form))
+    script_url = widget_script_url(site_url=django_settings.SITE_URL, static_url=django_settings.STATIC_URL)
+    widgets = [
+        {"theme": theme, "snippet": widget_snippet(theme_id=theme.pk, script_url=script_url)}
+        for theme in merchant_themes(merchant=merchant).order_by("title", "pk")
+    ]
+    context = {"form": form, "widgets": widgets, "widget_origins": merchant.widget_origins}
+    context.update(_calendar_feed_context(merchant))
+    return _render(request, "settings.html", context, status=_form_status(form))
+
+
+def _calendar_feed_context(merchant) -> dict:
+    """The settings page's calendar feed: its URL once created (merchants.feeds); approved merchants only."""
+    token = merchant.calendar_feed_token
+    return {
+        "calendar_feed_available": merchant.status == MerchantStatus.APPROVED,
+        "calendar_feed_url": merchant_feed_url(token) if token else "",
+    }
+
+
+@approved_merchant_required
+@require_POST
+def calendar_feed_rotate(request: HttpRequest) -> HttpResponse:
+    """Create the secret calendar feed link, or replace it: the old link answers 404 from now on."""
+    if request.merchant.calendar_feed_token:
+        merchant_feed_rotate(merchant=request.merchant)
+        messages.success(request, "A new calendar link was created: the old link no longer works.")
+    else:
+        merchant_feed_token(merchant=request.merchant)
+        messages.success(request, "Your calendar link is ready: add it to your calendar app.")
+    return redirect(reverse("merchant:settings") + "#calendar-feed")
 
 
 # --- Payouts: the Stripe account, balances, the statement and net earnings per week ---------

@@ -91,6 +91,10 @@ class Refund(TimeStampedModel):
                 fields=["stripe_refund_id"], condition=~Q(stripe_refund_id=""), name="refund_stripe_id_unique"
             ),
         ]
+        indexes = [
+            # The refund re-read (payments.selectors.refund_ids_to_reconcile): the few still pending, oldest first.
+            models.Index(fields=["updated_at", "id"], condition=Q(status="pending"), name="refund_pending_updated_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Refund {self.amount} of {self.payment_id} ({self.status})"

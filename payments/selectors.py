@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from bookings.models import Booking, BookingStatus
-from payments.models import Payment, PaymentStatus, Refund
+from payments.models import Payment, PaymentStatus, Refund, RefundStatus
 
 # Payments whose PaymentIntent may still change at Stripe in a way we care about.
 OPEN_PAYMENT_STATUSES = (PaymentStatus.REQUIRES_PAYMENT, PaymentStatus.PROCESSING, PaymentStatus.FAILED)
@@ -77,3 +77,20 @@ def payment_state_for_booking(*, booking_id: int) -> tuple[str, str]:
     if row is None:
         return "", ""
     return row[0], row[1] or ""
+
+
+def refund_ids_to_reconcile(*, now: datetime, min_age: timedelta, limit: int) -> list[int]:
+    """Refunds Stripe accepted but left `pending`, not looked at for `min_age`; least recently checked first.
+
+    Stripe settles such a refund later and says so with `charge.refunded` (or
+    `charge.refund.updated`); if that webhook is lost, re-reading the refund is
+    the only way to learn it. Refunds without a Stripe id are not here: their
+    task retries them, and the outbox publishes again a task the broker lost.
+    Each re-read touches `updated_at`, so a refund still pending waits `min_age` again.
+    """
+    return list(
+        Refund.objects.filter(status=RefundStatus.PENDING, updated_at__lte=now - min_age)
+        .exclude(stripe_refund_id="")
+        .order_by("updated_at", "id")
+        .values_list("pk", flat=True)[:limit]
+    )

@@ -1044,6 +1044,41 @@ def refund_mark_failed(*, refund_id: int, error: str) -> None:
     )
 
 
+def refund_reconcile(*, refund_id: int) -> str:
+    """Re-read a refund Stripe left `pending` and record how it ended (reconciliation). Raises StripeUnavailable.
+
+    Settles what the lost `charge.refunded` webhook would have: `succeeded` (the
+    payment becomes refunded once the whole amount is back), `failed`/`canceled`,
+    or still `pending` (asked again later). A refund Stripe reports for another
+    PaymentIntent than its payment's is left alone, and logged. Idempotent.
+    """
+    row = (
+        Refund.objects.filter(pk=refund_id)
+        .values_list("status", "stripe_refund_id", "payment__stripe_payment_intent_id")
+        .first()
+    )
+    if row is None:
+        return "missing"
+    status, stripe_refund_id, intent_id = row
+    if status != RefundStatus.PENDING or not stripe_refund_id:
+        return status
+    try:
+        current = stripe_client().v1.refunds.retrieve(stripe_refund_id)
+    except stripe.StripeError as exc:
+        if is_transient(exc):
+            raise StripeUnavailable(str(exc)) from exc
+        logger.error("refund %s: Stripe refund %s cannot be read: %s", refund_id, stripe_refund_id, exc)
+        Refund.objects.filter(pk=refund_id).update(last_error=error_text(exc), updated_at=timezone.now())
+        return status
+    if (current.payment_intent or "") != intent_id:
+        logger.error(
+            "refund %s: Stripe refund %s is of %s, not %s", refund_id, current.id, current.payment_intent, intent_id
+        )
+        Refund.objects.filter(pk=refund_id).update(updated_at=timezone.now())
+        return status
+    return _refund_store_result(refund_id, stripe_id=current.id, stripe_status=current.status or "pending").status
+
+
 def refund_retry(*, refund_id: int) -> Refund:
     """Send a failed refund again (admin action). The same idempotency key is used."""
     with transaction.atomic():

@@ -24,13 +24,16 @@ the same retry options.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any, TypedDict
 
 from celery import Task, shared_task
+from django.conf import settings
+from django.utils import timezone
 
 from bookwise.celery import RELIABLE_TASK_OPTIONS
 from bookwise.emails import EMAIL_TASK_OPTIONS
-from payments import notifications, services, transfers
+from payments import notifications, selectors, services, transfers
 from payments.gateway import StripeUnavailable
 
 logger = logging.getLogger(__name__)
@@ -73,6 +76,40 @@ def process_refund(self, refund_id: int) -> str:
         logger.error("refund %s failed for good: %s", refund_id, error)
         return "failed"
     return refund.status if refund is not None else "missing"
+
+
+REFUND_RECONCILE_BATCH = 500
+
+
+@shared_task(bind=True, **RELIABLE_TASK_OPTIONS, **RETRY_OPTIONS)
+def sync_refund(self, refund_id: int) -> str:
+    """Re-read one refund Stripe left pending and record its outcome (reconciliation)."""
+    try:
+        return services.refund_reconcile(refund_id=refund_id)
+    except StripeUnavailable as exc:
+        if not final_attempt(self):
+            raise
+        logger.error("refund %s: reconciliation failed for now: %s", refund_id, exc)
+        return "pending"  # still pending: the next sweep asks again
+
+
+@shared_task(**RELIABLE_TASK_OPTIONS)
+def reconcile_pending_refunds() -> int:
+    """Periodic (beat): re-read refunds Stripe accepted as `pending` longer than REFUND_RECONCILE_MINUTES ago.
+
+    A lost `charge.refunded` webhook cannot leave a refund pending for ever.
+    Safe to run twice: each refund is applied through an idempotent service.
+    """
+    refund_ids = selectors.refund_ids_to_reconcile(
+        now=timezone.now(),
+        min_age=timedelta(minutes=settings.REFUND_RECONCILE_MINUTES),
+        limit=REFUND_RECONCILE_BATCH,
+    )
+    for refund_id in refund_ids:
+        sync_refund.delay(refund_id)
+    if refund_ids:
+        logger.info("reconciling %s pending refunds with Stripe", len(refund_ids))
+    return len(refund_ids)
 
 
 # --- Emails to merchants about payouts (payments.notifications) -------------------------------

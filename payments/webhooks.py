@@ -82,8 +82,10 @@ class WebhookView(ProcessWebhookView):
             error: Exception = exc
         except stripe.StripeError as exc:  # dj-stripe's own sync of the object
             if not is_transient(exc):
-                raise
+                return self._failed(exc)
             error = exc
+        except Exception as exc:  # noqa: BLE001 - answered and logged below, not re-raised
+            return self._failed(exc)
         logger.warning("webhook not applied, Stripe is unreachable; Stripe will deliver it again: %s", error)
         response = JsonResponse(
             {
@@ -94,3 +96,18 @@ class WebhookView(ProcessWebhookView):
         )
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+    @staticmethod
+    def _failed(exc: Exception) -> HttpResponse:
+        """An event that could not be applied: logged with its traceback, answered 500 so Stripe delivers it again.
+
+        dj-stripe has rolled the event back and recorded the failed delivery
+        (WebhookEventTrigger, with the exception). Answered here rather than
+        raised: Django's request-exception signal is process-wide, and a
+        webhook failing in one thread must not surface in another request.
+        """
+        logger.error("webhook not applied; Stripe will deliver it again", exc_info=exc)
+        return JsonResponse(
+            {"detail": "This event could not be applied; deliver it again later.", "code": "webhook_failed"},
+            status=500,
+        )

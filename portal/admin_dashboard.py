@@ -11,6 +11,10 @@ index page stays fast at any table size:
   a payment's `updated_at` is never older than its `succeeded_at` (both are
   written by the same save);
 - pending merchants: `merchant_status_city_idx` (status, city).
+
+Below it, the money of the last twelve UTC months per currency (gross paid,
+refunds, platform fees, net to merchants), one more query over the ledger
+(`payments.revenue_selectors.platform_monthly_totals`, by `created_at`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from django.urls import reverse
 from bookings.models import Booking
 from merchants.models import Merchant, MerchantStatus
 from payments.models import Payment, PaymentStatus
+from payments.revenue_selectors import MonthTotals, platform_monthly_totals
+
+MONEY_MONTHS = 12
 
 
 @dataclass(frozen=True)
@@ -72,3 +79,8 @@ def dashboard_summary(*, now: datetime) -> DashboardSummary:
         pending_merchants=Merchant.objects.filter(status=MerchantStatus.PENDING).count(),
         pending_merchants_url=f"{reverse('admin:merchants_merchant_changelist')}?status__exact={MerchantStatus.PENDING}",
     )
+
+
+def money_by_month(*, now: datetime, months: int = MONEY_MONTHS) -> list[MonthTotals]:
+    """Gross paid, refunds, fees and net to merchants per UTC month and currency, newest first. One query."""
+    return platform_monthly_totals(months=months, now=now)

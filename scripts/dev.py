@@ -350,6 +350,9 @@ def print_banner(site: str, localstripe_url: str | None) -> None:
         lines.append(f"  Stripe    {localstripe_url} (localstripe)")
     lines.append(f"  Demo logins, password {demo['DEMO_PASSWORD']}:")
     lines += [f"    {role:<9} {email}" for role, email in demo["DEMO_LOGINS"]]
+    if demo.get("DEMO_PROMO_CODE"):
+        code, percent = demo["DEMO_PROMO_CODE"], demo["DEMO_PROMO_PERCENT"]
+        lines.append(f"  Promo     {code} ({percent} % off the demo merchant's themes)")
     lines.append(f"  Logs      {LOGS}/")
     with Child.output_lock:
         print("\n".join(lines) + "\n", flush=True)

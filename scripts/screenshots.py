@@ -79,6 +79,7 @@ pages = {
         "theme": url("portal:theme-detail", theme.pk),
         "checkout": url("portal:checkout", hold.pk),
         "my-bookings": url("portal:my-bookings"),
+        "merchant-apply": url("merchant:home"),  # the demo customer has no merchant: the application form
     },
     "merchant": {
         "merchant-dashboard": url("merchant:home"),
@@ -86,6 +87,11 @@ pages = {
         "merchant-slots": url("merchant:slot-list", theme.pk),
         "merchant-participants": url("merchant:slot-participants", past.pk),
         "merchant-settings": url("merchant:settings"),
+        "merchant-theme-new": url("merchant:theme-create"),
+        "merchant-theme-edit": url("merchant:theme-edit", theme.pk),
+        "merchant-theme-photos": url("merchant:theme-photos", theme.pk),
+        "merchant-schedule": url("merchant:slot-schedule", theme.pk),
+        "merchant-slot-capacity": url("merchant:slot-capacity", slot.pk),
     },
     "admin": {
         "admin-merchant": f"/admin/merchants/merchant/{merchant.pk}/change/",
@@ -139,13 +145,37 @@ def log_in(page, site: str, role: str) -> None:
     page.wait_for_load_state()
 
 
-def shoot(page, name: str, size: str) -> Path:
+def shoot(page, name: str, size: str, *, from_selector: str = "") -> Path:
     path = OUT / f"{name}-{size}.png"
-    height = min(page.evaluate("document.documentElement.scrollHeight"), MAX_HEIGHT)
+    top = 0
+    if from_selector:
+        top = max(int(page.eval_on_selector(from_selector, "e => e.getBoundingClientRect().top + scrollY")) - 16, 0)
+    height = min(page.evaluate("document.documentElement.scrollHeight") - top, MAX_HEIGHT)
     page.screenshot(
-        path=str(path), full_page=True, clip={"x": 0, "y": 0, "width": SIZES[size]["width"], "height": height}
+        path=str(path), full_page=True, clip={"x": 0, "y": top, "width": SIZES[size]["width"], "height": height}
     )
     return path
+
+
+def preview_schedule(page) -> None:
+    """The weekly schedule form filled in and previewed: the page with its preview tables."""
+    from datetime import date, timedelta
+
+    first = date.today() + timedelta(days=1)
+    page.get_by_label("First day").fill(first.isoformat())
+    page.get_by_label("Last day").fill((first + timedelta(days=13)).isoformat())
+    for weekday in ("Friday", "Saturday"):
+        page.get_by_label(weekday).check()
+    page.get_by_label("Start times").fill("17:00, 19:30")
+    page.get_by_label("Capacity (people per slot)").fill("12")
+    page.get_by_role("button", name="Preview schedule").click()
+    page.wait_for_selector("#preview-heading")
+
+
+# Pages shown after an interaction (a form filled in), not as they load.
+PREPARE = {"merchant-schedule": preview_schedule}
+# A second image of a long page, from an element down: (image name, CSS selector).
+PARTS = {"merchant-theme-edit": ("merchant-theme-tiers", "#ticket-tiers")}
 
 
 def take_screenshots(site: str, pages: dict[str, dict[str, str]], only: set[str]) -> list[Path]:
@@ -177,7 +207,12 @@ def take_screenshots(site: str, pages: dict[str, dict[str, str]], only: set[str]
                     if response is None or response.status >= 400:
                         say(f"skipped {name} ({path}): HTTP {response.status if response else '?'}")
                         continue
+                    if name in PREPARE:
+                        PREPARE[name](page)
                     saved.append(shoot(page, name, size))
+                    if name in PARTS:
+                        part, selector = PARTS[name]
+                        saved.append(shoot(page, part, size, from_selector=selector))
             context.close()
         browser.close()
     return saved
@@ -201,6 +236,8 @@ def main(argv: list[str]) -> int:
         "DJANGO_READ_DOT_ENV_FILE": "False",
         "DEBUG": "True",
         "DATABASE_URL": db_url,
+        # The demo photos of the throwaway database: kept apart from a developer's own uploads (git-ignored).
+        "MEDIA_ROOT": str(ROOT / ".data" / "screens-media"),
         "SECRET_KEY": secrets.token_urlsafe(50),
         "CELERY_TASK_ALWAYS_EAGER": "True",
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import RefreshTokenRecord
-from accounts.tests.factories import AdminFactory
-from bookings.models import Booking, BookingStatus, BookingStatusChange
+from accounts.tests.factories import AdminFactory, UserFactory
+from bookings.models import Booking, BookingStatus, BookingStatusChange, PromoCode, WaitlistEntry
 from bookings.tests.factories import BookingFactory, ConfirmedBookingFactory
 from bookwise.admin_tools import EstimatedCountPaginator, estimated_row_count
 from catalog.models import Slot, Theme
@@ -64,6 +64,11 @@ def populate() -> None:
     RefreshTokenRecord.objects.create(
         jti=uuid.uuid4().hex, user=booking.customer, expires_at=timezone.now() + timezone.timedelta(days=1)
     )
+    # A promo code, and the booking that used it (its admin page links the code).
+    code = PromoCode.objects.create(merchant=booking.slot.theme.merchant, code=f"ADMIN{booking.pk}", percent_off=10)
+    Booking.objects.filter(pk=booking.pk).update(promo_code=code, discount=10)
+    # A waitlist entry, on the booking's slot (shown there inline too).
+    WaitlistEntry.objects.create(slot=booking.slot, customer=UserFactory(), party_size=1)
 
 
 @pytest.fixture

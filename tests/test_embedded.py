@@ -50,7 +50,13 @@ def django_setup(env: dict[str, str]) -> subprocess.CompletedProcess:
 def test_migrate_and_seed_demo_run_on_embedded_postgres(tmp_path):
     uri, server = start_postgres(tmp_path / "pg", database="bookwise_embedded")
     try:
-        env = clean_env(DATABASE_URL=uri, SECRET_KEY=secrets.token_urlsafe(40), DEBUG="False", **production_services())
+        env = clean_env(
+            DATABASE_URL=uri,
+            SECRET_KEY=secrets.token_urlsafe(40),
+            DEBUG="False",
+            MEDIA_ROOT=str(tmp_path / "media"),  # the demo photos: never into the repository's .data/
+            **production_services(),
+        )
         for command in (["migrate", "--noinput"], ["seed_demo", "--not-production"]):
             result = subprocess.run(
                 [sys.executable, "manage.py", *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900

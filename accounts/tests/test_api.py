@@ -303,6 +303,7 @@ class TestMe:
             "email": customer.email,
             "full_name": customer.full_name,
             "role": "customer",
+            "reminder_emails": True,
         }
 
     def test_reports_a_superuser_as_admin(self):

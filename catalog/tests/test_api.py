@@ -48,6 +48,7 @@ THEME_EXTRA_FIELDS = {
     "min_players",
     "min_players_deadline_hours",
     "cancellation_policy",
+    "reminder_offsets_hours",
 }
 SLOT_FIELDS = {"id", "theme", "starts_at", "ends_at", "capacity", "seats_left", "status", "price", "guaranteed"}
 
@@ -301,7 +302,9 @@ def test_theme_detail_has_the_contract_fields(api_client):
     response = api_client.get(theme_url(theme))
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == THEME_CONTRACT_FIELDS | THEME_EXTRA_FIELDS
+    # Photos on a theme's own page only (API.md "Photos and feeds"): the list stays one query.
+    assert set(body) == THEME_CONTRACT_FIELDS | THEME_EXTRA_FIELDS | {"photos"}
+    assert body["photos"] == []
     assert body["id"] == theme.pk
     assert body["merchant"] == theme.merchant_id
     assert body["title"] == theme.title

@@ -32,8 +32,18 @@ def slot_at(theme, starts_at, **kwargs):
     )
 
 
-def theme_page(client, theme, **kwargs):
-    return client.get(reverse("portal:theme-detail", args=[theme.pk]), **kwargs).content.decode()
+def theme_page(client, theme, *, on=None, **kwargs):
+    """The theme page; `on`: a slot whose local day the calendar shows (the page lists one day's times)."""
+    url = reverse("portal:theme-detail", args=[theme.pk])
+    if on is not None:
+        day = timezone.localtime(on.starts_at, theme.merchant.tzinfo).date()
+        url += f"?day={day:%Y-%m-%d}&month={day:%Y-%m}"
+    return client.get(url, **kwargs).content.decode()
+
+
+def slot_item(html, slot):
+    item = html[html.index(f'id="slot-{slot.pk}"') :]
+    return item[: item.index("</li>")]
 
 
 # --- The booking form says "no refund" before the card is charged --------------------------------
@@ -46,13 +56,12 @@ def test_theme_page_marks_times_inside_the_no_refund_window(client):
     soon = slot_at(theme, timezone.now() + timedelta(hours=3, minutes=20))
     later = slot_at(theme, timezone.now() + timedelta(days=3))
 
-    html = theme_page(client, theme)
+    html = theme_page(client, theme, on=soon)
 
     assert f'data-refund-warning="{WARNING_3H}"' in html
-    soon_item = html[html.index(f'id="slot-{soon.pk}"') : html.index(f'id="slot-{later.pk}"')]
+    soon_item = slot_item(html, soon)
     assert "No refund if cancelled" in soon_item
-    later_item = html[html.index(f'id="slot-{later.pk}"') :]
-    later_item = later_item[: later_item.index("</li>")]
+    later_item = slot_item(theme_page(client, theme, on=later), later)
     assert "data-refund-warning" not in later_item
     assert "No refund if cancelled" not in later_item
     # The warning box near the button waits for a choice (book.js fills it in).
@@ -89,13 +98,11 @@ def test_theme_page_shows_a_slot_with_fewer_seats_than_the_smallest_party_as_ful
     ConfirmedBookingFactory(slot=leftover, party_size=2)  # 1 seat left, the smallest party is 2
     roomy = slot_at(theme, timezone.now() + timedelta(days=2), capacity=3)
 
-    html = theme_page(client, theme)
-
-    item = html[html.index(f'id="slot-{leftover.pk}"') : html.index(f'id="slot-{roomy.pk}"')]
+    item = slot_item(theme_page(client, theme, on=leftover), leftover)
     assert "disabled" in item
     assert "Full" in item
     assert "1 seat left" not in item
-    assert "3 seats left" in html[html.index(f'id="slot-{roomy.pk}"') :]
+    assert "3 seats left" in slot_item(theme_page(client, theme, on=roomy), roomy)
 
 
 def test_api_slot_keeps_the_true_seats_left_of_a_leftover(api_client):

@@ -47,16 +47,18 @@ def test_theme_page_shows_a_slot_price_only_where_it_differs(client):
     same = open_slot(theme, hours_ahead=50, price=3000)
     plain = open_slot(theme, hours_ahead=70)
 
-    body = client.get(reverse("portal:theme-detail", args=[theme.pk])).content.decode()
-
     def label(slot):
+        # The page lists one day's times: open the calendar on the slot's local day.
+        day = timezone.localtime(slot.starts_at, theme.merchant.tzinfo).date()
+        url = reverse("portal:theme-detail", args=[theme.pk]) + f"?day={day:%Y-%m-%d}&month={day:%Y-%m}"
+        body = client.get(url).content.decode()
         start = body.index(f'<label for="slot-{slot.pk}">')
         return body[start : body.index("</label>", start)]
 
     assert "$40.00 per person" in label(peak)
     assert "$" not in label(same)
     assert "$" not in label(plain)
-    assert 'data-unit-price="4000"' in body
+    assert 'data-unit-price="4000"' in client.get(reverse("portal:theme-detail", args=[theme.pk])).content.decode()
 
 
 def test_tiered_theme_books_with_tickets_and_the_server_prices_it(customer_web, customer):

@@ -248,15 +248,17 @@ def test_theme_page_shows_slots_day_by_day_in_the_merchants_timezone(client):
     assert '<label for="id_party_size">Party size' in html
 
 
-def test_theme_page_lists_only_open_slots_of_the_next_three_weeks_and_marks_full_ones(client):
+def test_theme_page_lists_only_the_chosen_days_open_slots_and_marks_full_ones(client):
     theme = ThemeFactory()
     soon = timezone.now() + timedelta(days=1)
     full = _slot_at(theme, soon, capacity=2)
     ConfirmedBookingFactory(slot=full, party_size=2)
-    cancelled = _slot_at(theme, soon + timedelta(hours=3), status=SlotStatus.CANCELLED)
+    cancelled = _slot_at(theme, soon + timedelta(minutes=1), status=SlotStatus.CANCELLED)
     later = _slot_at(theme, soon + timedelta(days=30))
 
-    html = client.get(theme_url(theme)).content.decode()
+    # The calendar opens on the first day with open times (later's); the full slot's day is a link away.
+    day = timezone.localtime(full.starts_at, theme.merchant.tzinfo).date()
+    html = client.get(theme_url(theme) + f"?day={day:%Y-%m-%d}&month={day:%Y-%m}").content.decode()
 
     assert f'id="slot-{full.pk}"' in html
     assert "Full" in html
@@ -415,7 +417,9 @@ def test_booking_error_stays_visible_when_no_time_is_left_to_show(customer_web):
     assert response.status_code == 200
     html = response.content.decode()
     assert "This slot was cancelled." in html
-    assert "No open times in the next 21 days." in html
+    # The calendar stays on the chosen time's day, which has no open time left.
+    assert "No times on " in html
+    assert 'id="book-form"' not in html
 
 
 def test_pages_answer_head_requests(client):

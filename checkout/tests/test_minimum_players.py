@@ -232,7 +232,13 @@ class TestPages:
         reached = SlotFactory(theme=waiting.theme, starts_at=waiting.starts_at + timedelta(hours=3))
         Slot.objects.filter(pk=reached.pk).update(guaranteed_at=timezone.now())
 
-        page = client.get(reverse("portal:theme-detail", args=[waiting.theme_id])).content.decode()
+        # The page lists one day's times: both days (the two slots may fall either side of a local midnight).
+        tz = waiting.theme.merchant.tzinfo
+        page = ""
+        for slot in (waiting, reached):
+            day = timezone.localtime(slot.starts_at, tz).date()
+            url = reverse("portal:theme-detail", args=[waiting.theme_id]) + f"?day={day:%Y-%m-%d}"
+            page += client.get(url).content.decode()
 
         assert "Needs 2 more to run" in page
         assert "Guaranteed" in page

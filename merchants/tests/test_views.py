@@ -16,7 +16,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.factories import AdminFactory, UserFactory
-from bookings import merchant_selectors
 from bookings.models import Booking, BookingStatus
 from bookings.tests.factories import BookingFactory, ConfirmedBookingFactory
 from catalog.models import Slot, SlotStatus, Theme
@@ -296,40 +295,18 @@ def test_dashboard_shows_fill_rate_todays_participants_and_recent_bookings(merch
 
     assert response.status_code == 200
     ctx = response.context
-    upcoming = ctx["upcoming_slots"]
+    # The next seven days (merchant's calendar, from today): the slot of tomorrow, not the one in 20 days.
+    next_days = [slot for day in ctx["week_days"] for slot in day["slots"]]
+    upcoming = [s for s in next_days if s.starts_at > now]
     assert [s.pk for s in upcoming] == [soon.pk]
     assert upcoming[0].fill_percent == 75
     assert upcoming[0].seats_taken == 3
-    assert later.pk not in [s.pk for s in upcoming]
+    assert later.pk not in [s.pk for s in next_days]
     assert "75%" in response.content.decode()
     assert "Ada Lovelace" in response.content.decode()
     assert len(ctx["recent_bookings"]) >= 1
     if expect_today:
-        assert [b.customer.full_name for b in ctx["todays_participants"]] == ["Grace Hopper"]
-
-
-def test_todays_participants_follow_the_merchants_calendar_day(merchant, theme):
-    now = datetime(2031, 6, 10, 12, 0, tzinfo=BERLIN)  # noon in Berlin, 10:00 UTC
-    inside = [datetime(2031, 6, 10, 0, 30, tzinfo=BERLIN), datetime(2031, 6, 10, 23, 30, tzinfo=BERLIN)]
-    outside = [datetime(2031, 6, 9, 23, 30, tzinfo=BERLIN), datetime(2031, 6, 11, 0, 30, tzinfo=BERLIN)]
-    expected = []
-    for starts in inside + outside:
-        slot = SlotFactory(theme=theme, starts_at=starts, ends_at=starts + timedelta(minutes=20))
-        booking = ConfirmedBookingFactory(slot=slot)
-        if starts in inside:
-            expected.append(booking.pk)
-    cancelled_slot = SlotFactory(
-        theme=theme,
-        starts_at=datetime(2031, 6, 10, 15, 0, tzinfo=BERLIN),
-        ends_at=datetime(2031, 6, 10, 16, 0, tzinfo=BERLIN),
-        status=SlotStatus.CANCELLED,
-    )
-    BookingFactory(slot=cancelled_slot, status=BookingStatus.CANCELLED)
-    ConfirmedBookingFactory(slot=SlotFactory(starts_at=datetime(2031, 6, 10, 14, 0, tzinfo=BERLIN)))  # not ours
-
-    found = merchant_selectors.merchant_todays_participants(merchant=merchant, now=now)
-
-    assert [b.pk for b in found] == expected
+        assert [b.customer.full_name for s in ctx["today_slots"] for b in s.week_bookings] == ["Grace Hopper"]
 
 
 def test_dashboard_recent_bookings_are_the_last_twenty_of_this_merchant(merchant, client, slot):
@@ -352,13 +329,15 @@ def test_dashboard_query_count_does_not_grow_with_the_number_of_slots():
 
     with CaptureQueriesContext(connection) as few:
         response = small_client.get(reverse("merchant:home"))
-    assert len(response.context["upcoming_slots"]) == 3
+    assert sum(len(day["slots"]) for day in response.context["week_days"]) == 3
     with CaptureQueriesContext(connection) as many:
         response = large_client.get(reverse("merchant:home"))
-    assert len(response.context["upcoming_slots"]) == 15
+    assert sum(len(day["slots"]) for day in response.context["week_days"]) == 15
 
     assert len(few) == len(many)
-    assert len(many) <= 8
+    # Session and user, the merchant, the seven days (slots, bookings with customers), the period's figures
+    # (bookings, started slots, revenue) and the recent bookings.
+    assert len(many) <= 12, [q["sql"] for q in many.captured_queries]
 
 
 # --- Themes --------------------------------------------------------------------------------
@@ -585,7 +564,7 @@ def test_schedule_preview_lists_the_slots_in_local_time_and_creates_nothing(clie
     assert {timezone.localtime(s, BERLIN).strftime("%H:%M") for s, _ in plan.to_create} == {"10:00"}
     body = response.content.decode()
     assert body.count('<tr class="plan-create">') == 7
-    assert body.count("<td>10:00</td>") == 7
+    assert body.count('<td data-label="Starts">10:00</td>') == 7
     assert "Create 7 slots" in body
     assert not Slot.objects.filter(theme=theme).exists()
 

@@ -32,6 +32,15 @@
     if (node) node.textContent = text || "";
   }
 
+  // In the booking widget (static/js/embed.js), the merchant's page is told the outcome:
+  // "confirmed", "cancelled" or "expired" (a booking still pending tells nothing).
+  var OUTCOMES = { confirmed: "confirmed", attended: "confirmed", no_show: "confirmed", cancelled: "cancelled", expired: "expired" };
+  function tellEmbedder(status) {
+    var outcome = OUTCOMES[status];
+    if (!outcome || !window.BookWiseEmbed || !form) return;
+    window.BookWiseEmbed.notify(outcome, parseInt(form.getAttribute("data-booking"), 10));
+  }
+
   // --- Hold countdown. Counted from the server's "seconds left", not the
   // browser's clock, which may be wrong. The hold never outlives the slot's
   // start (data-limit="start"): then the countdown ends when the slot starts.
@@ -48,6 +57,7 @@
         if (!paid) {
           holdExpired = true;
           if (payButton) payButton.disabled = true;
+          tellEmbedder("expired");
           setText(
             errorBox,
             endsAtStart
@@ -73,8 +83,9 @@
   card.mount("#card-element");
   if (!holdExpired) payButton.disabled = false;
 
-  function showOutcome(title, text) {
+  function showOutcome(title, text, status) {
     window.clearInterval(timer);
+    tellEmbedder(status);
     var done = document.getElementById("payment-done");
     setText(document.getElementById("payment-done-heading"), title);
     setText(document.getElementById("payment-done-text"), text);
@@ -97,19 +108,21 @@
       })
       .then(function (data) {
         if (CONFIRMED[data.status]) {
-          showOutcome("Booking confirmed", "Your payment went through and your booking is confirmed. A confirmation email is on its way.");
+          showOutcome("Booking confirmed", "Your payment went through and your booking is confirmed. A confirmation email is on its way.", data.status);
         } else if (data.refund === "succeeded") {
           showOutcome(
             "Booking not confirmed",
-            "Your booking is " + data.status + ", so your payment was refunded to your card. It can take a few days to show on your statement."
+            "Your booking is " + data.status + ", so your payment was refunded to your card. It can take a few days to show on your statement.",
+            data.status
           );
         } else if (data.refund) {
           showOutcome(
             "Booking not confirmed",
-            "Your booking is " + data.status + ", so your payment is being refunded to your card. It can take a few days to show on your statement."
+            "Your booking is " + data.status + ", so your payment is being refunded to your card. It can take a few days to show on your statement.",
+            data.status
           );
         } else if (data.payment === "canceled") {
-          showOutcome("Payment not completed", "Your payment was cancelled and nothing was charged. Your booking is " + data.status + ".");
+          showOutcome("Payment not completed", "Your payment was cancelled and nothing was charged. Your booking is " + data.status + ".", data.status);
         } else if (Date.now() - startedAt > POLL_GIVE_UP_MS) {
           setText(statusBox, "Your payment is still being confirmed. You will get an email; you can also check My bookings.");
         } else {

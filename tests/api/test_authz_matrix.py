@@ -109,6 +109,52 @@ def _bulk_body(w: World, actor: str) -> dict:
     }
 
 
+def _world_promo_code(w: World):
+    """The owner's merchant's promo code (made on first use: the world itself has none)."""
+    from bookings.models import PromoCode
+
+    return PromoCode.objects.get_or_create(merchant=w.merchant, code="WORLD10", defaults={"percent_off": 10})[0]
+
+
+def _world_photo(w: World):
+    """A photo of the owner's theme (a row only: deleting it deletes files that were never written)."""
+    from catalog.models import ThemePhoto
+
+    return ThemePhoto.objects.filter(theme=w.theme).first() or ThemePhoto.objects.create(
+        theme=w.theme, image=f"themes/{w.theme.pk}/world.jpg", alt_text="The vault"
+    )
+
+
+def _photo_upload_body(w: World, actor: str) -> dict:
+    from catalog.tests.images import image_bytes, upload
+
+    return {"image": upload(image_bytes("PNG", (64, 48)), name="room.png"), "alt_text": "The vault door"}
+
+
+def _world_full_slot(w: World):
+    """A slot of the owner's theme with every seat taken (made on first use): the waitlist needs one."""
+    from bookings.tests.factories import ConfirmedBookingFactory
+    from catalog.models import Slot
+    from catalog.tests.factories import SlotFactory
+
+    # 45 days out: clear of the world's slots and of those the tests create 30 and 60 days out.
+    starts_at = (timezone.now() + timedelta(days=45)).replace(minute=0, second=0, microsecond=0)
+    slot = Slot.objects.filter(theme=w.theme, capacity=2, starts_at__gte=starts_at - timedelta(hours=1)).first()
+    if slot is None:
+        slot = SlotFactory(theme=w.theme, starts_at=starts_at, capacity=2)
+        ConfirmedBookingFactory(slot=slot, party_size=2)
+    return slot
+
+
+def _world_waitlist_entry(w: World):
+    """The customer's place on the full slot's waitlist (made on first use)."""
+    from bookings.models import WaitlistEntry
+
+    return WaitlistEntry.objects.get_or_create(
+        slot=_world_full_slot(w), customer=w.customer, defaults={"party_size": 1}
+    )[0]
+
+
 # route -> path with the world's ids filled in
 PATHS: dict[str, Callable[[World], str]] = {
     "health/": lambda w: "health/",
@@ -127,13 +173,20 @@ PATHS: dict[str, Callable[[World], str]] = {
     "merchants/{pk}/payouts/": lambda w: f"merchants/{w.merchant.pk}/payouts/",
     "merchants/{pk}/payouts/onboarding/": lambda w: f"merchants/{w.merchant.pk}/payouts/onboarding/",
     "merchants/{pk}/statement/": lambda w: f"merchants/{w.merchant.pk}/statement/",
+    "merchants/{pk}/calendar-feed/": lambda w: f"merchants/{w.merchant.pk}/calendar-feed/",
     "themes/": lambda w: "themes/",
     "themes/{pk}/": lambda w: f"themes/{w.theme.pk}/",
     "themes/{pk}/slots/": lambda w: f"themes/{w.theme.pk}/slots/",
     "themes/{pk}/slots/bulk/": lambda w: f"themes/{w.theme.pk}/slots/bulk/",
+    "themes/{theme_id}/photos/": lambda w: f"themes/{w.theme.pk}/photos/",
+    "themes/{theme_id}/photos/order/": lambda w: f"themes/{w.theme.pk}/photos/order/",
+    "themes/{theme_id}/photos/{photo_id}/": lambda w: f"themes/{w.theme.pk}/photos/{_world_photo(w).pk}/",
     "slots/{pk}/": lambda w: f"slots/{w.slot.pk}/",
     "slots/{pk}/cancel/": lambda w: f"slots/{w.slot.pk}/cancel/",
     "slots/{slot_id}/join/": lambda w: f"slots/{w.join_slot.pk}/join/",
+    "slots/{slot_id}/waitlist/": lambda w: f"slots/{_world_full_slot(w).pk}/waitlist/",
+    "waitlist/": lambda w: "waitlist/",
+    "waitlist/{pk}/": lambda w: f"waitlist/{_world_waitlist_entry(w).pk}/",
     "slots/{slot_id}/participants/": lambda w: f"slots/{w.slot.pk}/participants/",
     "attendance/": lambda w: "attendance/",
     "bookings/": lambda w: "bookings/",
@@ -144,6 +197,8 @@ PATHS: dict[str, Callable[[World], str]] = {
     "reviews/": lambda w: "reviews/",
     "reviews/{pk}/": lambda w: f"reviews/{w.review.pk}/",
     "payments/create/": lambda w: "payments/create/",
+    "promo-codes/": lambda w: "promo-codes/",
+    "promo-codes/{pk}/": lambda w: f"promo-codes/{_world_promo_code(w).pk}/",
 }
 
 #                                       anon cust  cust2 owner merch2 admin
@@ -192,6 +247,9 @@ TABLE: dict[tuple[str, str], Row] = {
         why="the owner gets through to Stripe, which this test makes unreachable: 503 payment_provider_unavailable "
         "(documented); admins onboard no one (403)",
     ),
+    # --- the calendar feed URL: the owner's own; another merchant may not see it (404), admins own none --
+    ("merchants/{pk}/calendar-feed/", "GET"): Row(E(401, 403, 403, 200, 404, 403)),
+    ("merchants/{pk}/calendar-feed/", "POST"): Row(E(401, 403, 403, 200, 404, 403), why="rotates the URL"),
     # --- themes and slots --------------------------------------------------------------------------------
     ("themes/", "GET"): Row(anyone(200)),
     ("themes/", "POST"): Row(E(401, 403, 403, 201, 201, 403), body=_theme_body, why="admins own no merchant"),
@@ -206,6 +264,17 @@ TABLE: dict[tuple[str, str], Row] = {
         body=lambda w, a: {"starts_at": _future(30), "capacity": 6},
     ),
     ("themes/{pk}/slots/bulk/", "POST"): Row(E(401, 403, 403, 201, 403, 201, suspended_owner=404), body=_bulk_body),
+    # Photos: multipart upload (see _send); the theme's merchant and admins (merchants.permissions.user_manages).
+    ("themes/{theme_id}/photos/", "POST"): Row(
+        E(401, 403, 403, 201, 403, 201, suspended_owner=404), body=_photo_upload_body
+    ),
+    ("themes/{theme_id}/photos/order/", "POST"): Row(
+        E(401, 403, 403, 200, 403, 200, suspended_owner=404), body=lambda w, a: {"ids": [_world_photo(w).pk]}
+    ),
+    ("themes/{theme_id}/photos/{photo_id}/", "PATCH"): Row(
+        E(401, 403, 403, 200, 403, 200, suspended_owner=404), body=lambda w, a: {"alt_text": "The vault, open"}
+    ),
+    ("themes/{theme_id}/photos/{photo_id}/", "DELETE"): Row(E(401, 403, 403, 204, 403, 204, suspended_owner=404)),
     ("slots/{pk}/", "GET"): Row(hidden_from_suspended_owner(anyone(200))),
     ("slots/{pk}/", "PATCH"): Row(
         E(401, 403, 403, 200, 403, 200, suspended_owner=404), body=lambda w, a: {"capacity": 8}
@@ -221,6 +290,14 @@ TABLE: dict[tuple[str, str], Row] = {
         E(401, 403, 404, 200, 404, 200, suspended_owner=200),
         body=lambda w, a: {"booking": w.attendance_booking.pk, "status": "attended"},
         why="the booking's customer sees it but may not mark it (403); others may not see it (404)",
+    ),
+    # --- waitlist: anyone signed in queues for a full slot; each sees and leaves only their own entries ------
+    ("slots/{slot_id}/waitlist/", "POST"): Row(
+        hidden_from_suspended_owner(signed_in(201)), body=lambda w, a: {"party_size": 1}
+    ),
+    ("waitlist/", "GET"): Row(signed_in(200)),
+    ("waitlist/{pk}/", "DELETE"): Row(
+        E(401, 204, 404, 404, 404, 404), why="its customer only: an entry is nobody else's business (404)"
     ),
     ("bookings/", "GET"): Row(signed_in(200)),
     ("bookings/{pk}/", "GET"): Row(E(401, 200, 404, 200, 404, 200)),
@@ -251,17 +328,32 @@ TABLE: dict[tuple[str, str], Row] = {
         why="the booking's customer gets through to Stripe, which this test makes unreachable: "
         "503 payment_provider_unavailable (documented); everyone else may not even see the booking",
     ),
+    # --- promo codes: approved merchants for their own; admins read and change any, create none ---------
+    ("promo-codes/", "GET"): Row(E(401, 403, 403, 200, 200, 403), why="admins own no merchant"),
+    ("promo-codes/", "POST"): Row(
+        E(401, 403, 403, 201, 201, 403), body=lambda w, a: {"code": f"NEW-{a}", "percent_off": 10}
+    ),
+    ("promo-codes/{pk}/", "GET"): Row(E(401, 403, 403, 200, 404, 200)),
+    ("promo-codes/{pk}/", "PATCH"): Row(E(401, 403, 403, 200, 404, 200), body=lambda w, a: {"is_active": False}),
 }
 
 # OPTIONS (DRF metadata) runs the view's permission checks: anonymous callers get a 401
 # on these routes and a 200 elsewhere; signed-in callers always get a 200.
 OPTIONS_ANONYMOUS_401 = {
+    "themes/{theme_id}/photos/",
+    "themes/{theme_id}/photos/order/",
+    "themes/{theme_id}/photos/{photo_id}/",
+    "promo-codes/",
+    "promo-codes/{pk}/",
     "auth/logout/",
     "users/me/",
     "slots/{pk}/",  # SlotViewSet's metadata action falls under its signed-in rule (PATCH)
     "slots/{pk}/cancel/",
     "slots/{slot_id}/join/",
     "slots/{slot_id}/participants/",
+    "slots/{slot_id}/waitlist/",
+    "waitlist/",
+    "waitlist/{pk}/",
     "attendance/",
     "bookings/",
     "bookings/{pk}/",
@@ -299,6 +391,8 @@ def _send(client, method: str, path: str, body: dict | None):
     url = "/api/v1/" + path
     if method in ("GET", "HEAD", "OPTIONS"):
         return getattr(client, method.lower())(url)
+    if body and any(hasattr(value, "read") for value in body.values()):  # a file upload: multipart
+        return client.post(url, body, format="multipart")
     return client.generic(method, url, data=_json(body), content_type="application/json")
 
 

@@ -86,6 +86,8 @@ MERCHANT_WRITES = {
     "POST /api/v1/merchants/{id}/suspend/",
     "PATCH /api/v1/merchants/{id}/",
     "POST /api/v1/merchants/{id}/payouts/onboarding/",
+    "POST /api/v1/promo-codes/",
+    "PATCH /api/v1/promo-codes/{id}/",
 }
 
 

@@ -111,6 +111,9 @@ def site(live_server, localstripe, localstripe_delivers_to, settings, transactio
     settings.STRIPE_JS_URL = f"{localstripe}/js.stripe.com/v3/"
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
+    # SameSite=None (the widget's iframe) needs Secure: plain-http pages keep Lax, unpartitioned cookies.
+    settings.SESSION_COOKIE_SAMESITE = settings.CSRF_COOKIE_SAMESITE = "Lax"
+    settings.COOKIE_PARTITIONED = False
     localstripe_delivers_to(ensure_webhook_endpoint(live_server.url))
     return live_server.url
 

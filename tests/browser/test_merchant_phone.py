@@ -35,6 +35,9 @@ def phone(browser, live_server, settings):
     """A phone-sized page (touch, mobile viewport); JavaScript errors and CSP violations fail the test."""
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
+    # SameSite=None (the widget's iframe) needs Secure: plain-http pages keep Lax, unpartitioned cookies.
+    settings.SESSION_COOKIE_SAMESITE = settings.CSRF_COOKIE_SAMESITE = "Lax"
+    settings.COOKIE_PARTITIONED = False
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="en-GB")
     context.set_default_timeout(TIMEOUT_MS)
     context.add_init_script(REPORT_CSP_VIOLATIONS)

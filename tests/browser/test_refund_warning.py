@@ -40,6 +40,9 @@ def test_choosing_a_time_inside_the_cutoff_shows_the_no_refund_warning(site, pag
     expect(warning).to_be_visible()
     expect(warning).to_have_text("Starts in 3 hours: this booking cannot be cancelled for a refund.")
 
+    # The page lists one day's times: the later time is on its own day's page (the calendar's day link).
+    later_day = timezone.localtime(later.starts_at, theme.merchant.tzinfo).date()
+    page.goto(f"{site}/themes/{theme.pk}/?day={later_day:%Y-%m-%d}&month={later_day:%Y-%m}")
     page.locator(f"label[for=slot-{later.pk}]").click()
     expect(warning).to_be_hidden()
 

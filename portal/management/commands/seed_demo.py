@@ -42,15 +42,28 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from bookings.models import BookingStatus
+from bookings.promo import promo_code_create
 from bookings.services import booking_confirm_payment, booking_join, booking_mark_attendance
+from bookings.waitlist import waitlist_join
 from catalog.models import Theme
 from catalog.services import slot_bulk_create, slot_create, theme_create
 from merchants.models import Merchant
-from merchants.services import merchant_apply, merchant_approve
+from merchants.services import merchant_apply, merchant_approve, merchant_update_settings
 from payments.ledger import booking_net, ledger_record_charge, ledger_record_transfer
 from payments.models import ConnectedAccount, ConnectedAccountStatus, Payment, PaymentStatus, Transfer, TransferStatus
 from payments.transfers import transfer_idempotency_key
-from portal.demo import ADMIN_EMAIL, CUSTOMER_EMAIL, DEMO_LOGINS, DEMO_PASSWORD, MERCHANT_EMAIL
+from portal.demo import (
+    ADMIN_EMAIL,
+    CUSTOMER_EMAIL,
+    DEMO_LOGINS,
+    DEMO_PASSWORD,
+    DEMO_PROMO_CODE,
+    DEMO_PROMO_MAX,
+    DEMO_PROMO_PERCENT,
+    DEMO_WIDGET_ORIGINS,
+    MERCHANT_EMAIL,
+)
+from portal.demo_photos import add_demo_photos
 from reviews.services import review_create
 
 SLOT_DAYS = 30
@@ -225,6 +238,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo logins (password {DEMO_PASSWORD}):")
         for role, email in DEMO_LOGINS:
             self.stdout.write(f"  {role:<9} {email}")
+        self.stdout.write(f"Demo promo code: {DEMO_PROMO_CODE} ({DEMO_PROMO_PERCENT} % off the demo merchant's themes)")
 
 
 def _user(email: str, full_name: str, role: str, *, admin: bool = False) -> User:
@@ -250,10 +264,16 @@ def seed() -> dict[str, int]:
         )
         merchant = merchant_approve(merchant=merchant, by=admin)
         counts["merchants"] += 1
+        if demo.owner_email == MERCHANT_EMAIL:
+            promo_code_create(
+                merchant=merchant, code=DEMO_PROMO_CODE, percent_off=DEMO_PROMO_PERCENT, max_redemptions=DEMO_PROMO_MAX
+            )
+            # The booking widget may be tried from a page served on port 8001 (README: "Booking widget").
+            merchant = merchant_update_settings(merchant=merchant, widget_origins=list(DEMO_WIDGET_ORIGINS))
         # From tomorrow in the merchant's own calendar, every day, at the theme's local times
         # (the schedule service converts them to UTC, daylight-saving changes included).
         first_day = now.astimezone(zoneinfo.ZoneInfo(demo.timezone)).date() + timedelta(days=1)
-        for spec in demo.themes:
+        for index, spec in enumerate(demo.themes):
             theme = theme_create(
                 merchant=merchant,
                 title=spec.title,
@@ -266,6 +286,9 @@ def seed() -> dict[str, int]:
                 **spec.selling,
             )
             counts["themes"] += 1
+            # Drawn illustrations (portal/demo_photos.py), uploaded like a merchant's: 1-3 per theme.
+            photo_count = 1 if index else (3 if demo.owner_email == MERCHANT_EMAIL else 2)
+            counts["photos"] = counts.get("photos", 0) + len(add_demo_photos(theme, photo_count))
             for weekdays, times, price in _schedules(spec):
                 created, _skipped = slot_bulk_create(
                     theme=theme,
@@ -279,6 +302,7 @@ def seed() -> dict[str, int]:
                 )
                 counts["slots"] += created
     counts.update(_seed_history(now=now))
+    _seed_waitlist(now=now)
     return counts
 
 
@@ -455,3 +479,35 @@ def _transfer_if_due(*, payment: Payment, ends_at, now) -> bool:
     )
     ledger_record_transfer(transfer=transfer, now=sent_at)
     return True
+
+
+# --- A full slot with a waitlist (bookings.waitlist) ----------------------------------------------
+# The Alchemist's Cellar in two days at 18:30 is sold out (two paid groups); the demo customer and a
+# guest wait for a place. Cancel one of the paid bookings (as its guest, the merchant or an admin) and
+# the freed seats are offered to the queue at once: see the email in the console and "My bookings".
+WAITLIST_SLOT = ("The Alchemist's Cellar", 2, "18:30")
+WAITLIST_BOOKED = (("rui.guest@bookwise.local", 4), ("sofia.guest@bookwise.local", 2))
+WAITLIST_WAITING = ((CUSTOMER_EMAIL, 2), ("tiago.guest@bookwise.local", 3))
+
+
+def _seed_waitlist(*, now) -> None:
+    merchant = Merchant.objects.get(owner__email__iexact=MERCHANT_EMAIL)
+    title, days_ahead, local_time = WAITLIST_SLOT
+    theme = Theme.objects.get(merchant=merchant, title=title)
+    day = now.astimezone(merchant.tzinfo).date() + timedelta(days=days_ahead)
+    starts_at = timezone.make_aware(datetime.combine(day, time.fromisoformat(local_time)), merchant.tzinfo)
+    slot = theme.slots.get(starts_at=starts_at)
+    booked_at = now - timedelta(hours=1)
+    for email, party in WAITLIST_BOOKED:
+        booking = booking_join(
+            slot_id=slot.pk, customer=User.objects.get(email__iexact=email), party_size=party, now=booked_at
+        )
+        booking_confirm_payment(booking_id=booking.pk, now=booked_at + timedelta(minutes=2))
+        _paid(booking=booking, at=booked_at + timedelta(minutes=2), with_charge=True)
+    for minutes, (email, party) in enumerate(WAITLIST_WAITING):
+        waitlist_join(
+            slot_id=slot.pk,
+            customer=User.objects.get(email__iexact=email),
+            party_size=party,
+            now=booked_at + timedelta(minutes=10 + minutes),
+        )
