@@ -409,9 +409,38 @@ def booking_lock_with_slot(*, booking_id: int) -> None:
     never waits for a lock out of order. Caller holds the transaction.
     """
     require_atomic()
-    slot_id = Booking.objects.values_list("slot_id", flat=True).get(pk=booking_id)
-    Slot.objects.select_for_update(of=("self",)).only("pk").get(pk=slot_id)
-    Booking.objects.select_for_update(of=("self",)).only("pk").get(pk=booking_id)
+    _lock_slot_then_booking(booking_id=booking_id)
+
+
+class _SlotMovedWhileLocking(Exception):
+    """The booking moved to another slot between reading its slot id and locking it (a reschedule)."""
+
+
+def _lock_slot_then_booking(*, booking_id: int, attempts: int = 3) -> tuple[Slot, Booking]:
+    """Lock the booking's slot, then the booking, in the lock order: (slot, booking), both locked.
+
+    The slot id is read before either lock; a reschedule committing in between
+    moves the booking, and the caller would hold the old slot's lock. Each try
+    runs in a savepoint: when the locked booking names another slot, rolling
+    the savepoint back releases both row locks (PostgreSQL releases locks taken
+    after a savepoint that is rolled back) and the next try locks the new slot.
+    Raises DomainError not_found when the booking does not exist.
+    """
+    require_atomic()
+    for _ in range(attempts):
+        slot_id = Booking.objects.filter(pk=booking_id).values_list("slot_id", flat=True).first()
+        if slot_id is None:
+            raise DomainError("not_found", "No such booking.", http_status=404)
+        try:
+            with transaction.atomic():
+                slot = Slot.objects.select_for_update(of=("self",)).select_related("theme").get(pk=slot_id)
+                booking = Booking.objects.select_for_update().get(pk=booking_id)
+                if booking.slot_id != slot_id:
+                    raise _SlotMovedWhileLocking
+                return slot, booking
+        except _SlotMovedWhileLocking:
+            continue
+    raise DomainError("booking_busy", "This booking is being changed; try again.", http_status=409)
 
 
 # The audit reason of a move, parsed by nothing: "rescheduled from slot 12 to slot 15".
@@ -577,12 +606,8 @@ def booking_confirm_payment(*, booking_id: int, now: datetime | None = None) -> 
     out by its own clock (holds made before they were cut short at the start).
     """
     now = now or timezone.now()
-    slot_id = Booking.objects.filter(pk=booking_id).values_list("slot_id", flat=True).first()
-    if slot_id is None:
-        raise DomainError("not_found", "No such booking.", http_status=404)
     with transaction.atomic():
-        slot = Slot.objects.select_for_update(of=("self",)).select_related("theme").get(pk=slot_id)
-        booking = Booking.objects.select_for_update().get(pk=booking_id)
+        slot, booking = _lock_slot_then_booking(booking_id=booking_id)
         if booking.status in (BookingStatus.CONFIRMED, BookingStatus.ATTENDED, BookingStatus.NO_SHOW):
             return ConfirmOutcome.ALREADY_CONFIRMED
         if booking.status == BookingStatus.CANCELLED:
