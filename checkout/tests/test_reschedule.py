@@ -327,6 +327,7 @@ def test_two_reschedules_of_one_booking_to_different_times_have_one_winner():
     """The first to lock the booking moves it; the other answers 409 not_reschedulable ("moved meanwhile")."""
     theme = ThemeFactory(price=2500)
     booking = paid_booking(SlotFactory(theme=theme))
+    original_slot_id = booking.slot_id
     a, b = SlotFactory(theme=theme, price=2000), SlotFactory(theme=theme, price=2000)
 
     results = run_together(
@@ -337,11 +338,18 @@ def test_two_reschedules_of_one_booking_to_different_times_have_one_winner():
     )
 
     winners = [r for r in results if isinstance(r, services.RescheduleResult)]
+    booking.refresh_from_db()
+    assert list(Refund.objects.values_list("amount", flat=True)) == [500]
+    if len(winners) == 2:
+        # On a loaded machine one thread may read the booking only after the other committed: then
+        # they did not race but ran one after the other, two legal moves (the second at the same price).
+        first, second = sorted(winners, key=lambda w: w.booking.ics_sequence)
+        assert (first.from_slot_id, second.from_slot_id) == (original_slot_id, first.booking.slot_id)
+        assert (booking.slot_id, booking.ics_sequence, booking.refunded_amount) == (second.booking.slot_id, 2, 500)
+        return
     assert len(winners) == 1, results
     assert [r.code for r in results if isinstance(r, DomainError)] == ["not_reschedulable"]
-    booking.refresh_from_db()
     assert (booking.slot_id, booking.ics_sequence, booking.refunded_amount) == (winners[0].booking.slot_id, 1, 500)
-    assert list(Refund.objects.values_list("amount", flat=True)) == [500]
 
 
 @pytest.mark.django_db(transaction=True)
