@@ -62,8 +62,15 @@ now = timezone.now()
 merchant = Merchant.objects.get(owner__email=MERCHANT_EMAIL)
 customer = User.objects.get(email=CUSTOMER_EMAIL)
 theme = Theme.objects.get(merchant=merchant, title="The Alchemist's Cellar")
-slot = Slot.objects.filter(theme=theme, starts_at__gt=now + timedelta(days=1)).order_by("starts_at").first()
-hold = booking_join(slot_id=slot.pk, customer=customer, party_size=2)
+from bookings.models import WaitlistEntry
+from bookwise.errors import DomainError
+for slot in Slot.objects.filter(theme=theme, starts_at__gt=now + timedelta(days=1)).order_by("starts_at")[:50]:
+    try:  # the first time with room (the demo sells one out for its waitlist)
+        hold = booking_join(slot_id=slot.pk, customer=customer, party_size=2)
+        break
+    except DomainError:
+        continue
+waiting = WaitlistEntry.objects.filter(slot__theme__merchant=merchant).order_by("id").first()
 past = Slot.objects.filter(theme__merchant=merchant, starts_at__lt=now).order_by("-starts_at").first()
 yesterday = timezone.localtime(past.starts_at, merchant.tzinfo).date()
 
@@ -79,6 +86,7 @@ pages = {
         "theme": url("portal:theme-detail", theme.pk),
         "checkout": url("portal:checkout", hold.pk),
         "my-bookings": url("portal:my-bookings"),
+        "account": url("portal:account"),
         "merchant-apply": url("merchant:home"),  # the demo customer has no merchant: the application form
     },
     "merchant": {
@@ -86,6 +94,8 @@ pages = {
         "merchant-week": url("merchant:week", query=f"?start={yesterday.isoformat()}"),
         "merchant-slots": url("merchant:slot-list", theme.pk),
         "merchant-participants": url("merchant:slot-participants", past.pk),
+        "merchant-waitlist": url("merchant:slot-participants", waiting.slot_id) if waiting else None,
+        "merchant-promo-codes": url("merchant:promo-codes"),
         "merchant-settings": url("merchant:settings"),
         "merchant-theme-new": url("merchant:theme-create"),
         "merchant-theme-edit": url("merchant:theme-edit", theme.pk),
