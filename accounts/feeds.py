@@ -11,6 +11,7 @@ import secrets
 from django.urls import reverse
 
 from accounts.models import User
+from accounts.user_cache import user_cache_forget
 from bookwise.emails import absolute_url
 
 TOKEN_BYTES = 32
@@ -27,6 +28,7 @@ def user_feed_token(*, user: User) -> str:
         User.objects.filter(pk=user.pk, calendar_feed_token="").update(
             calendar_feed_token=secrets.token_urlsafe(TOKEN_BYTES)
         )
+        user_cache_forget(user.pk)  # the API's cached user (accounts.user_cache) must show the token
         user.calendar_feed_token = User.objects.filter(pk=user.pk).values_list("calendar_feed_token", flat=True).get()
     return user.calendar_feed_token
 
@@ -35,6 +37,7 @@ def user_feed_rotate(*, user: User) -> str:
     """A new feed token; the old feed URL answers 404 from now on."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
     User.objects.filter(pk=user.pk).update(calendar_feed_token=token)
+    user_cache_forget(user.pk)
     user.calendar_feed_token = token
     return token
 

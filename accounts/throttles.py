@@ -1,9 +1,10 @@
 """Throttles for the credential endpoints and password resets: per client IP and per target email.
 
 Each counts every attempt, successful or not, in Django's cache (Redis in
-production, shared by every web process). Once a bucket is full, requests are
-refused with 429 before any password is checked, so during a lockout the right
-password is refused too. The per-email buckets stop password guessing against
+production, shared by every web process; one round trip per throttle, see
+bookwise.throttling). Once a bucket is full, requests are refused with 429
+before any password is checked, so during a lockout the right password is
+refused too. The per-email buckets stop password guessing against
 one account from many IPs; the per-IP buckets stop one client spraying many
 accounts.
 
@@ -24,9 +25,10 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.services import email_normalize
+from bookwise.throttling import OneRoundTripRateThrottle
 
 
-class _SettingsRateThrottle(SimpleRateThrottle):
+class _SettingsRateThrottle(OneRoundTripRateThrottle):
     def get_rate(self) -> str | None:
         try:
             return api_settings.DEFAULT_THROTTLE_RATES[self.scope]

@@ -46,11 +46,11 @@ from bookings.seating import slot_closed_reason as _slot_closed_reason
 from bookings.seating import slot_stamp_guaranteed as slot_stamp_guaranteed
 from bookings.selectors import customer_free_upcoming_count, customer_unpaid_hold_count, seats_taken
 from bookings.waitlist import (
+    waitlist_active_exists,
     waitlist_booking_confirmed,
     waitlist_offer_before_join,
     waitlist_offer_due,
     waitlist_offer_freed_seats,
-    waitlist_offer_if_waiting,
 )
 from bookwise import outbox
 from bookwise.errors import DomainError, InvalidInput
@@ -59,6 +59,7 @@ from bookwise.transactions import require_atomic
 from catalog.minimum import has_minimum, minimum_deadline
 from catalog.models import Slot, SlotStatus
 from catalog.services import slot_price_validate
+from merchants.models import Merchant
 from merchants.permissions import user_manages
 
 # Dispatched by name through bookwise.outbox: a services module imports no tasks module.
@@ -126,6 +127,10 @@ def hold_expiry(*, starts_at: datetime, now: datetime) -> datetime:
     return min(now + timedelta(minutes=settings.BOOKING_HOLD_MINUTES), starts_at)
 
 
+class _WaitlistPassFirst(Exception):
+    """A join found a queue on its slot before its queue pass ran: roll back, offer, then join again."""
+
+
 def booking_join(
     *,
     slot_id: int,
@@ -149,9 +154,42 @@ def booking_join(
     is what is left, `discount` what came off; 0 left confirms at once) and its
     redemption is counted by the join's last lock, the code's row; 409
     `promo_invalid` in words when it cannot be used. Ignored on a free price.
+
+    Seats freed lazily (a hold that ran out before the sweep) go to the slot's
+    waitlist first. With nobody queued (the usual case) that costs one EXISTS
+    under the slot lock. With a queue, the join rolls back before doing
+    anything, `waitlist_offer_before_join` commits the offers in a transaction
+    of its own (so they stay made even when this join is then refused), and
+    the join runs again, offering under its lock whatever was freed meanwhile.
     """
     now = now or timezone.now()
-    waitlist_offer_before_join(slot_id=slot_id, now=now)  # seats freed lazily go to the waitlist first
+    for queue_offered in (False, True):
+        try:
+            return _booking_join_locked(
+                slot_id=slot_id,
+                customer=customer,
+                party_size=party_size,
+                tickets=tickets,
+                now=now,
+                promo_code=promo_code,
+                queue_offered=queue_offered,
+            )
+        except _WaitlistPassFirst:
+            waitlist_offer_before_join(slot_id=slot_id, now=now)
+    raise AssertionError("unreachable: the second attempt never raises _WaitlistPassFirst")
+
+
+def _booking_join_locked(
+    *,
+    slot_id: int,
+    customer: User,
+    party_size: int | None,
+    tickets: list[Ticket] | None,
+    now: datetime,
+    promo_code: str | None,
+    queue_offered: bool,
+) -> Booking:
+    """`booking_join`'s transaction; _WaitlistPassFirst when the slot has a queue and `queue_offered` is False."""
     with transaction.atomic():
         # The customer row lock serialises one customer's joins, so the
         # unpaid-holds limit cannot be passed by joining many slots at once.
@@ -166,7 +204,16 @@ def booking_join(
         # Read the merchant again now that the slot is locked: the row joined above is as of the
         # statement's start, and a suspension that held this slot's lock may have committed since
         # (checkout.services.merchant_suspend locks the merchant's slots before listing bookings).
-        theme.merchant.refresh_from_db(fields=["status"])
+        # The same statement (a new snapshot, after the lock) asks whether anyone queues on the slot:
+        # a party queued since cannot be overtaken by this join.
+        theme.merchant.status, queued = (
+            Merchant.objects.filter(pk=theme.merchant_id)
+            .annotate(queued=waitlist_active_exists(slot_id=slot.pk))
+            .values_list("status", "queued")
+            .get()
+        )
+        if queued and not queue_offered:
+            raise _WaitlistPassFirst
 
         closed = _slot_closed_reason(slot, now)
         if closed:
@@ -214,27 +261,30 @@ def booking_join(
             )
 
         # Seats freed without an offer yet (a hold that ran out before the sweep) go to the waitlist first.
-        waitlist_offer_if_waiting(slot=slot, now=now)
+        if queued:
+            waitlist_offer_freed_seats(slot=slot, now=now)
         _require_seats(slot=slot, party_size=price.party_size, now=now)
         if promo is not None:
             # The last lock of a join (customer > slot > bookings > promo code), held until it commits.
             promo_redeem(promo=promo, theme_id=theme.pk, currency=theme.currency, now=now)
 
         try:
-            with transaction.atomic():
-                booking = Booking.objects.create(
-                    slot=slot,
-                    customer_id=customer.pk,
-                    party_size=price.party_size,
-                    status=BookingStatus.CONFIRMED if is_free else BookingStatus.PENDING_PAYMENT,
-                    amount=price.amount - discount,
-                    discount=discount,
-                    promo_code=promo,
-                    tickets=price.tickets,
-                    currency=theme.currency,
-                    expires_at=None if is_free else hold_expiry(starts_at=slot.starts_at, now=now),
-                    confirmed_at=now if is_free else None,
-                )
+            # No savepoint around the insert (two round trips saved): a failure here leaves the
+            # transaction aborted, and the DomainError raised at once rolls all of it back as it
+            # leaves the atomic block above; nothing runs on the connection in between.
+            booking = Booking.objects.create(
+                slot=slot,
+                customer_id=customer.pk,
+                party_size=price.party_size,
+                status=BookingStatus.CONFIRMED if is_free else BookingStatus.PENDING_PAYMENT,
+                amount=price.amount - discount,
+                discount=discount,
+                promo_code=promo,
+                tickets=price.tickets,
+                currency=theme.currency,
+                expires_at=None if is_free else hold_expiry(starts_at=slot.starts_at, now=now),
+                confirmed_at=now if is_free else None,
+            )
         except IntegrityError:
             # Backstop: the conditional unique constraint (one active booking per slot).
             raise DomainError("already_booked", "You already have a booking on this slot.") from None

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
+
+from bookwise.throttling import OneRoundTripRateThrottle
 
 
-class JoinThrottle(SimpleRateThrottle):
+class JoinThrottle(OneRoundTripRateThrottle):
     """Per signed-in user. The rate is read per request, not at import, so overrides apply."""
 
     scope = "join"

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F, Min, OuterRef, Subquery
+from django.db.models import Exists, F, Min, OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.models import User
@@ -265,19 +265,20 @@ def _offer(*, entry: WaitlistEntry, slot: Slot, now: datetime) -> bool:
     return True
 
 
-def waitlist_offer_if_waiting(*, slot: Slot, now: datetime) -> list[WaitlistEntry]:
-    """`waitlist_offer_freed_seats` for a join's hot path: one indexed EXISTS when nobody waits (the usual case)."""
-    require_atomic()
-    if not WaitlistEntry.objects.filter(slot_id=slot.pk, status__in=WAITLIST_ACTIVE_STATUSES).exists():
-        return []
-    return waitlist_offer_freed_seats(slot=slot, now=now)
+def waitlist_active_exists(*, slot_id: int) -> Exists:
+    """Anyone waiting or holding an offer on the slot, as an indexed EXISTS to annotate a query the caller runs anyway.
+
+    A join reads it in the statement that re-reads the merchant after the slot lock (bookings.services).
+    """
+    return Exists(WaitlistEntry.objects.filter(slot_id=slot_id, status__in=WAITLIST_ACTIVE_STATUSES))
 
 
 def waitlist_offer_before_join(*, slot_id: int, now: datetime) -> None:
     """Before a join: offer seats freed without an offer yet, in a transaction of its own, so they stay offered.
 
-    The join runs the same pass again under its own slot lock (`waitlist_offer_if_waiting`), but a join
-    refused for want of seats rolls back with its pass. One indexed EXISTS when nobody waits.
+    A join calls this only after it found a queue under its slot lock (`waitlist_active_exists`) and rolled
+    back; it then runs the same pass again under its own lock, but a join refused for want of seats rolls back
+    with that pass, while the offers made here stay. One indexed EXISTS when nobody waits.
     """
     if not WaitlistEntry.objects.filter(slot_id=slot_id, status=WaitlistStatus.WAITING).exists():
         return

@@ -1,6 +1,7 @@
 """Django's Redis cache, failing open: Redis down or hung never fails a request.
 
-The cache holds throttle counters only (nothing that must survive). When
+The cache holds throttle counters (one Lua script per check: ``sliding_window_hit``)
+and short-lived copies (the API's authenticated users): nothing that must survive. When
 Redis refuses, resets or does not answer within the socket timeouts
 (``REDIS_SOCKET_TIMEOUT``), an operation goes to a per-process in-memory cache
 instead, so throttles still limit per process while Redis is away. After a
@@ -17,11 +18,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from functools import cached_property
 from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.locmem import LocMemCache
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -50,9 +52,29 @@ def _breaker_for(location: str) -> _Breaker:
         return _breakers.setdefault(location, _Breaker())
 
 
+class _ClientReusingRedisCacheClient(RedisCacheClient):
+    """Django's client, keeping one redis.Redis per connection pool instead of building one per operation.
+
+    Building it costs about as much CPU as the command itself (~65 us here); a redis.Redis is
+    thread-safe (each command takes a connection from the pool), so one per pool is enough.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, Any] = {}
+
+    def get_client(self, key=None, *, write=False):  # Django's signature
+        index = self._get_connection_pool_index(write)
+        client = self._clients.get(index)
+        if client is None:
+            client = self._clients.setdefault(index, self._client(connection_pool=self._get_connection_pool(write)))
+        return client
+
+
 class FailOpenRedisCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
+        self._class = _ClientReusingRedisCacheClient
         self._location = server if isinstance(server, str) else ",".join(server)
         self._breaker = _breaker_for(self._location)
         # One fallback per process and location (LocMemCache shares storage by name across instances,
@@ -125,6 +147,59 @@ class FailOpenRedisCache(RedisCache):
     def clear(self):
         self._fallback.clear()
         return self._call("clear")
+
+    def sliding_window_hit(self, key: str, *, now: float, duration: int, limit: int) -> tuple[bool, int, float]:
+        """A rate-limit attempt in one Redis round trip (bookwise.throttling); the in-memory fallback when down."""
+        if self.redis_available():
+            try:
+                allowed, count, oldest = self._sliding_window_script(
+                    keys=[self.make_and_validate_key(f"{key}:log")], args=[repr(now), duration, limit]
+                )
+            except REDIS_DOWN_ERRORS as exc:
+                self._redis_failed("sliding_window_hit", exc)
+            else:
+                return bool(allowed), int(count), float(oldest) if oldest else now
+        return sliding_window_hit(self._fallback, key, now=now, duration=duration, limit=limit)
+
+    @cached_property
+    def _sliding_window_script(self) -> Any:
+        # EVALSHA, and EVAL once per Redis restart (redis-py reloads a script Redis forgot).
+        return self._cache.get_client(write=True).register_script(SLIDING_WINDOW_LUA)
+
+
+# DRF's SimpleRateThrottle in one atomic step: a list of attempt times, newest first, under the key;
+# drop those older than the window, refuse when `limit` remain, else record `now` and (re)arm the
+# expiry as DRF's cache.set(key, history, duration) does. Returns {allowed, attempts in the window,
+# oldest of them}: all DRF's wait() needs.
+SLIDING_WINDOW_LUA = """
+local now = tonumber(ARGV[1])
+local duration = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local oldest = redis.call('LINDEX', KEYS[1], -1)
+while oldest and tonumber(oldest) <= now - duration do
+    redis.call('RPOP', KEYS[1])
+    oldest = redis.call('LINDEX', KEYS[1], -1)
+end
+local count = redis.call('LLEN', KEYS[1])
+if count >= limit then
+    return {0, count, oldest or ''}
+end
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], duration)
+return {1, count + 1, redis.call('LINDEX', KEYS[1], -1)}
+"""
+
+
+def sliding_window_hit(cache: Any, key: str, *, now: float, duration: int, limit: int) -> tuple[bool, int, float]:
+    """The same step with plain get/set on any Django cache (DRF's own algorithm): development's and the fallback's."""
+    history = cache.get(key, [])
+    while history and history[-1] <= now - duration:
+        history.pop()
+    if len(history) >= limit:
+        return False, len(history), history[-1]
+    history.insert(0, now)
+    cache.set(key, history, duration)
+    return True, len(history), history[-1]
 
 
 def _redacted(location: str) -> str:

@@ -1,3 +1,4 @@
+from django.core.paginator import Page, Paginator
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 
 
@@ -7,6 +8,33 @@ class DefaultPagination(PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
+
+
+class FirstPageCountingPaginator(Paginator):
+    """A Paginator whose first page is read before the count, with one row more than a page.
+
+    When that first page holds the whole list (a slot's participants nearly
+    always do), its length is the count: one query instead of COUNT(*) + the
+    page. A longer list costs the same two queries as before (that read and the COUNT).
+    """
+
+    def page(self, number) -> Page:
+        try:
+            first = int(number) == 1
+        except (TypeError, ValueError):
+            first = False
+        if not first or "count" in self.__dict__:
+            return super().page(number)
+        rows = list(self.object_list[: self.per_page + 1])
+        if len(rows) <= self.per_page:
+            self.__dict__["count"] = len(rows)  # primes the cached_property: no COUNT(*)
+        return self._get_page(rows[: self.per_page], 1, self)
+
+
+class SmallListPagination(DefaultPagination):
+    """DefaultPagination (same page numbers and `count`) for lists that usually fit on one page."""
+
+    django_paginator_class = FirstPageCountingPaginator
 
 
 class NewestFirstCursorPagination(CursorPagination):

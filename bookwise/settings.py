@@ -122,6 +122,41 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 # with a 503. Measured in docs/RELIABILITY.md.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
+# Behind PgBouncer in transaction pooling mode (DB_PGBOUNCER=1): no server-side cursors, since
+# a cursor opened in one transaction may be fetched on another server connection.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+    "DB_DISABLE_SERVER_SIDE_CURSORS", default=env.bool("DB_PGBOUNCER", default=False)
+)
+# psycopg's connection pool in each process (DB_POOL=1; Django 5.2 OPTIONS["pool"]): the choice when no
+# PgBouncer sits in front of PostgreSQL and workers run threads (gthread). Connections are taken per
+# request and given back, so CONN_MAX_AGE is 0 (DB_CONN_MAX_AGE is ignored). With DB_CONN_HEALTH_CHECKS Django
+# has the pool test a connection before lending it (the same one round trip), so a database restart costs no
+# failed request either; DB_POOL_TIMEOUT bounds the wait for a free connection (then a 503).
+if env.bool("DB_POOL", default=False):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=4),
+        "timeout": env.float("DB_POOL_TIMEOUT", default=5.0),
+    }
+# Streaming read replica (optional): catalog reads go there, the rest to the primary
+# (bookwise/db_router.py). A user's reads stay on the primary this long after their own write.
+REPLICA_STICKY_SECONDS = env.int("REPLICA_STICKY_SECONDS", default=5)
+if env.str("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db_url("DATABASE_REPLICA_URL")
+    for _key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS"):
+        DATABASES["replica"][_key] = DATABASES["default"][_key]
+    DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = DATABASES["default"]["OPTIONS"][
+        "connect_timeout"
+    ]
+    if "pool" in DATABASES["default"]["OPTIONS"]:  # DB_POOL: a pool of its own, same sizes
+        DATABASES["replica"]["OPTIONS"]["pool"] = dict(DATABASES["default"]["OPTIONS"]["pool"])
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["bookwise.db_router.ReplicaRouter"]
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+        "bookwise.db_router.ReadYourWritesMiddleware",
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache (throttles), Celery broker ----------------------------------------
@@ -142,6 +177,12 @@ if REDIS_URL:
 else:
     # Development only (DEBUG on, below): a lone process with its own throttle counters.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Seconds anonymous catalog reads (the catalog page, GET /api/v1/themes/, a theme, its slots) are served
+# from the cache (bookwise/response_cache.py); 0 turns it off. Seats shown may be this stale: a join
+# re-counts them under the slot lock, so nothing is oversold.
+CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=5)
+if not 0 <= CATALOG_CACHE_SECONDS <= 60:
+    raise ImproperlyConfigured("CATALOG_CACHE_SECONDS must be between 0 and 60.")
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 if not DEBUG:
@@ -344,7 +385,13 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "bookwise.errors.api_exception_handler",
     # JSON only: DRF's browsable API pages carry inline styles that the Content-Security-Policy
     # refuses. /api/v1/docs/ (Swagger UI) is the page for trying the API in a browser.
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # orjson, byte-for-byte DRF's JSON output (bookwise/renderers.py); forms and uploads as DRF's defaults.
+    "DEFAULT_RENDERER_CLASSES": ["bookwise.renderers.ORJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "bookwise.renderers.ORJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_RATES": {
         "login": env.str("THROTTLE_LOGIN", default="10/minute"),
         "login_email": env.str("THROTTLE_LOGIN_EMAIL", default="5/minute"),
@@ -376,6 +423,11 @@ SIMPLE_JWT = {
 }
 if not DEBUG and SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"] > timedelta(minutes=15):
     raise ImproperlyConfigured("JWT_ACCESS_MINUTES must be 15 or less.")
+# Seconds the API keeps a token's user in the cache instead of reading it per request (accounts/user_cache.py);
+# 0 reads it every time. Changes made outside Django (raw SQL) show after this long at most.
+AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=60)
+if not 0 <= AUTH_USER_CACHE_SECONDS <= SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds():
+    raise ImproperlyConfigured("AUTH_USER_CACHE_SECONDS must be between 0 and the access-token lifetime.")
 # A refresh-token family (one login) lives at most this long, however often it is rotated.
 JWT_REFRESH_FAMILY_MAX_DAYS = env.int("JWT_REFRESH_FAMILY_MAX_DAYS", default=30)
 if JWT_REFRESH_FAMILY_MAX_DAYS < 1:

@@ -25,7 +25,8 @@ from bookwise import money
 from bookwise.fields import AwareDateTimeField, parse_aware_query_param
 from bookwise.openapi import ErrorSerializer
 from bookwise.pagination import NoCountPagination
-from catalog import selectors, services
+from bookwise.response_cache import AnonymousCachedReadsMixin
+from catalog import api_rows, selectors, services
 from catalog.limits import (
     MAX_CANCELLATION_CUTOFF_HOURS,
     MAX_CANCELLATION_HOURS_BEFORE,
@@ -300,6 +301,7 @@ def _ensure_owner(user, theme: Theme) -> None:
     destroy=extend_schema(responses={204: None, 403: None, 404: None}),
 )
 class ThemeViewSet(
+    AnonymousCachedReadsMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -311,6 +313,9 @@ class ThemeViewSet(
     pagination_class = NoCountPagination
     lookup_value_regex = r"\d+"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    # Anonymous GETs answered from a short cache (CATALOG_CACHE_SECONDS, bookwise/response_cache.py): safe
+    # because a join re-counts the slot's seats under its row lock, whatever the cached page said.
+    anonymous_cached_actions = ("list", "retrieve", "slots")
 
     def get_queryset(self):
         if self.action == "list":
@@ -334,6 +339,11 @@ class ThemeViewSet(
 
     def get_serializer_class(self):
         return ThemeDetailOutSerializer if self.action == "retrieve" else ThemeOutSerializer
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        # ThemeOutSerializer's JSON built from plain rows (catalog/api_rows.py); the serializer stays the schema.
+        page = self.paginate_queryset(api_rows.theme_values(self.filter_queryset(self.get_queryset())))
+        return self.get_paginated_response(api_rows.theme_rows(page))
 
     def get_permissions(self):
         if self.action in ("list", "retrieve", "slots", "metadata") and self.request.method in SAFE_METHODS:
@@ -385,8 +395,9 @@ class ThemeViewSet(
                 start=parse_aware_query_param(request, "from"),
                 end=parse_aware_query_param(request, "to"),
             )
-            page = self.paginate_queryset(qs)
-            return self.get_paginated_response(SlotOutSerializer(page, many=True, context={"theme": theme}).data)
+            # SlotOutSerializer's JSON built from plain rows (catalog/api_rows.py).
+            page = self.paginate_queryset(api_rows.slot_values(qs))
+            return self.get_paginated_response(api_rows.slot_rows(page, theme=theme))
         _ensure_owner(request.user, theme)
         data = SlotInSerializer(data=request.data)
         data.is_valid(raise_exception=True)

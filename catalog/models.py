@@ -81,6 +81,13 @@ class Theme(TimeStampedModel):
     venue_country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2 code, e.g. PT.")
     rating_avg = models.DecimalField(max_digits=3, decimal_places=2, default=0)
     review_count = models.PositiveIntegerField(default=0)
+    # Copies of the merchant's UPPER(city) and "status is approved", so the catalog filters and orders
+    # themes on one table and one index (docs/PERFORMANCE.md, the catalog tail). The database keeps them
+    # in step, whatever writes the rows: triggers of catalog/migrations/0007_theme_merchant_denormalised.py
+    # fill them when a theme is inserted or moved, and rewrite them when a merchant's city or status
+    # changes. A value the application writes is ignored. Never shown: the merchant's own fields are.
+    merchant_city_upper = models.CharField(max_length=100, db_default="", editable=False)
+    merchant_approved = models.BooleanField(db_default=False, editable=False)
     search_vector = models.GeneratedField(
         expression=SearchVector("title", "description", config="english"),
         output_field=SearchVectorField(),
@@ -103,6 +110,25 @@ class Theme(TimeStampedModel):
             models.Index(fields=["price", "id"], condition=Q(is_active=True), name="theme_active_price_idx"),
             models.Index(fields=["title", "id"], condition=Q(is_active=True), name="theme_active_title_idx"),
             models.Index(fields=["-rating_avg", "id"], condition=Q(is_active=True), name="theme_active_rating_idx"),
+            # The catalog's city filter in each ordering, read in index order: a rare city with an
+            # availability window stops after a page, where it walked every active theme by title (or
+            # hashed the window's every slot) checking the merchant's city. -price reads the price one
+            # backwards.
+            models.Index(
+                fields=["merchant_city_upper", "title", "id"],
+                condition=Q(is_active=True, merchant_approved=True),
+                name="theme_listed_city_title_idx",
+            ),
+            models.Index(
+                fields=["merchant_city_upper", "price", "id"],
+                condition=Q(is_active=True, merchant_approved=True),
+                name="theme_listed_city_price_idx",
+            ),
+            models.Index(
+                fields=["merchant_city_upper", "-rating_avg", "id"],
+                condition=Q(is_active=True, merchant_approved=True),
+                name="theme_listed_city_rating_idx",
+            ),
             GinIndex(fields=["search_vector"], name="theme_search_idx"),
         ]
 

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bookings import catalog_selectors
-from bookwise.openapi import ErrorSerializer
+from bookwise.openapi import VALIDATION_ERROR, ErrorSerializer
 from catalog import photos
 from catalog.limits import PHOTO_ALT_TEXT_MAX_LENGTH
 from catalog.models import Theme, ThemePhoto
@@ -87,7 +87,14 @@ class ThemePhotoListView(APIView):
 
     @extend_schema(
         request={"multipart/form-data": ThemePhotoInSerializer},
-        responses={201: ThemePhotoOutSerializer, 400: ErrorSerializer, 403: None, 404: None, 409: ErrorSerializer},
+        responses={
+            201: ThemePhotoOutSerializer,
+            # A missing field is a field error; a refused file is {"code": "invalid_image", "detail": ...}.
+            400: VALIDATION_ERROR,
+            403: None,
+            404: None,
+            409: ErrorSerializer,
+        },
     )
     def post(self, request: Request, theme_id: int) -> Response:
         theme = _owned_theme(request, theme_id)

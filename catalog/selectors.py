@@ -13,7 +13,8 @@ from decimal import Decimal
 
 from django.contrib.postgres.search import SearchQuery
 from django.core.cache import cache
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, Q, QuerySet, Value
+from django.db.models.functions import Upper
 
 from bookwise import money
 from catalog.models import Slot, Theme
@@ -61,9 +62,12 @@ def theme_bookable_q(*, prefix: str = "") -> Q:
     """Themes open to bookings and listed in the catalog: active, of an approved merchant.
 
     `prefix` reaches the theme from another model ("theme__", "slot__theme__").
-    `theme_is_bookable` is the same rule for one theme in hand.
+    `theme_is_bookable` is the same rule for one theme in hand. The merchant's
+    approval is read from the theme's copy (`Theme.merchant_approved`, kept in
+    step by the database in the same transaction): no join to merchants, and
+    the catalog's city index is partial on it.
     """
-    return Q(**{f"{prefix}is_active": True, f"{prefix}merchant__status": MerchantStatus.APPROVED})
+    return Q(**{f"{prefix}is_active": True, f"{prefix}merchant_approved": True})
 
 
 def theme_is_bookable(*, theme: Theme) -> bool:
@@ -89,7 +93,9 @@ def theme_list_matching(*, filters: ThemeFilters) -> QuerySet[Theme]:
     if filters.merchant_id is not None:
         qs = qs.filter(merchant_id=filters.merchant_id)
     if filters.city:
-        qs = qs.filter(merchant__city__iexact=filters.city)
+        # `merchant__city__iexact` on the theme's copy of UPPER(city): the same comparison, PostgreSQL's
+        # UPPER on both sides, served by theme_listed_city_title_idx in title order.
+        qs = qs.filter(merchant_city_upper=Upper(Value(filters.city, output_field=CharField())))
     currency = filters.currency if filters.currency and filters.compares_prices() else None
     if currency:
         qs = qs.filter(currency=currency)

@@ -26,6 +26,7 @@ from bookings.throttles import join_attempt_wait
 from bookings.waitlist_selectors import waitlist_positions_for_slots
 from bookwise import money
 from bookwise.errors import DomainError
+from bookwise.response_cache import cache_anonymous_page
 from catalog import month_calendar, photos, selectors
 from catalog.forms import BookSlotForm, CatalogFilterForm
 from catalog.models import Slot, SlotStatus, Theme
@@ -40,6 +41,7 @@ REVIEWS_SHOWN = 20
 
 
 @require_safe
+@cache_anonymous_page  # a few seconds (CATALOG_CACHE_SECONDS); joins re-check seats under the slot lock
 def catalog(request: HttpRequest) -> HttpResponse:
     form = CatalogFilterForm(request.GET or None, currencies=selectors.theme_currencies_public())
     page = _page_number(request)
@@ -113,6 +115,7 @@ class PickedDay:
     day: date | None
 
 
+# Not cached (bookwise/response_cache.py): the book form embeds a per-visitor CSRF token.
 @require_safe
 def theme_detail(request: HttpRequest, pk: int) -> HttpResponse:
     theme = get_object_or_404(catalog_selectors.theme_visible_to(user=request.user), pk=pk)

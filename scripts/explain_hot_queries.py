@@ -84,6 +84,7 @@ class Params:
     customer: User
     join_customers: list[User]
     city: str
+    rare_city: str
 
 
 def scalar(sql: str, params: list | None = None):
@@ -156,6 +157,11 @@ def pick_params(now: datetime) -> Params:
     city = scalar(
         "SELECT city FROM merchants_merchant WHERE status = 'approved' GROUP BY city ORDER BY count(*) DESC LIMIT 1"
     )
+    # The catalog tail (docs/PERFORMANCE.md): the city with the fewest listed themes.
+    rare_city = scalar(
+        "SELECT m.city FROM merchants_merchant m JOIN catalog_theme t ON t.merchant_id = m.id "
+        "WHERE m.status = 'approved' AND t.is_active GROUP BY m.city ORDER BY count(*), m.city LIMIT 1"
+    )
     return Params(
         now=now,
         theme_id=theme_id,
@@ -165,6 +171,7 @@ def pick_params(now: datetime) -> Params:
         customer=User.objects.get(pk=customer_id),
         join_customers=list(User.objects.filter(pk__in=join_ids).order_by("pk")),
         city=city,
+        rare_city=rare_city or city,
     )
 
 
@@ -254,8 +261,8 @@ def cases(p: Params) -> list[tuple[str, Callable[[], object], list[str]]]:
         return booking_services.bookings_expire_due(now=p.now)
 
     def reconcile():
+        from checkout.tasks import RECONCILE_BATCH
         from payments import selectors as payment_selectors
-        from payments.tasks import RECONCILE_BATCH
 
         return payment_selectors.payment_ids_to_reconcile(
             now=p.now,
@@ -278,6 +285,12 @@ def cases(p: Params) -> list[tuple[str, Callable[[], object], list[str]]]:
             [],
         ),
         ("catalog: price 10..50, by -price", catalog(min_price=1000, max_price=5000, ordering="-price"), []),
+        (f"catalog: rare city={p.rare_city} + available 1..8 days, by title", catalog(city=p.rare_city, **window), []),
+        (
+            f"catalog: rare city={p.rare_city} + available 1..8 days, by price",
+            catalog(city=p.rare_city, ordering="price", **window),
+            [],
+        ),
         ("theme's open slots with seats_left", theme_slots, []),
         ("join: lock-and-count (real booking_join, rolled back)", join, []),
         ("my bookings: first page", my_bookings_first, []),
@@ -306,7 +319,7 @@ def main() -> int:
     print(f"database {connection.settings_dict['NAME']}, now {now:%Y-%m-%d %H:%M:%S} UTC")
     print(
         f"theme {p.theme_id}, slot {p.slot_id} (participants), join slot {p.join_slot_id} party {p.join_party}, "
-        f"customer {p.customer.pk} ({p.customer.email}), city {p.city}"
+        f"customer {p.customer.pk} ({p.customer.email}), city {p.city}, rare city {p.rare_city}"
     )
     results: list[Explained] = []
     for name, run, _labels in cases(p):

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """BookWise load benchmark (issue 6): the command line of `devtools/loadbench/` (its docstring, or --help).
 
-    .venv/bin/python scripts/loadbench.py {mixed,service,hot-slot,compare} [options]
+    .venv/bin/python scripts/loadbench.py {mixed,service,hot-slot,wrk,compare} [options]
 
 The same as `python -m devtools.loadbench` from the repository root.
 """

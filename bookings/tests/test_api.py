@@ -110,12 +110,13 @@ def test_my_bookings_paginates_with_cursor(customer, customer_client):
 def test_my_bookings_query_count_does_not_grow_with_page_size(customer, customer_client):
     for _ in range(30):
         BookingFactory(customer=customer)
+    customer_client.get("/api/v1/bookings/?page_size=1")  # the same state for both: any per-token user cache warm
     counts = []
     for size in (3, 30):
         with CaptureQueriesContext(connection) as ctx:
             assert customer_client.get(f"/api/v1/bookings/?page_size={size}").status_code == 200
         counts.append(len(ctx))
-    assert counts[0] == counts[1]
+    assert counts[0] == counts[1] <= 2  # at most the token's user, then one page (bookings/api_rows.py)
 
 
 def test_page_size_is_capped_at_100(customer, customer_client):

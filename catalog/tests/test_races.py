@@ -101,7 +101,11 @@ def test_a_slot_create_holding_its_lock_blocks_neither_the_merchants_approval_no
     """While a slot create holds its lock, the merchant's row stays free and the theme can be referenced.
 
     Before the fix the lock (FOR UPDATE, no OF) also covered the merchant row:
-    approving or suspending the merchant, or inserting any theme of theirs, waited for it.
+    approving the merchant, or inserting any theme of theirs, waited for it.
+    A suspension does wait for the slot create in flight, and only for it: the
+    database copies the merchant's approval onto its themes (catalog migration
+    0007, for the catalog's indexes), and that update waits for the theme row the
+    slot create holds, as a suspension already waits out the joins in flight.
     """
     theme = ThemeFactory(duration_minutes=60)
     merchant = theme.merchant
@@ -129,10 +133,11 @@ def test_a_slot_create_holding_its_lock_blocks_neither_the_merchants_approval_no
             merchant_approve(merchant=merchant, by=admin)  # already approved: locks the row, changes nothing
             new_theme = services.theme_create(merchant=merchant, title="Second room", duration_minutes=45, price=0)
             ReviewFactory(theme=theme, author=reviewer)
-            merchant_suspend(merchant=merchant, by=admin, reason="Test suspension")
     finally:
         release.set()
         holder.join(30)
+    merchant_suspend(merchant=merchant, by=admin, reason="Test suspension")
 
     assert Theme.objects.filter(pk=new_theme.pk).exists()
     assert Slot.objects.filter(theme=theme).count() == 1
+    assert not Theme.objects.filter(merchant=merchant, merchant_approved=True).exists()

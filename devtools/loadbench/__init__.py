@@ -39,6 +39,10 @@ Modes (subcommands):
   days ahead, then ``--clients`` distinct customers join it at once, half on each of two
   base URLs; asserts with SQL that exactly 20 seats are held and that no 5xx came back,
   then cancels the slot (``--keep-slot`` keeps it).
+- ``wrk``: each endpoint alone between ``/api/v1/health/`` runs, driven by ``wrk`` (C) and the Lua
+  scripts of ``devtools/loadbench/wrk/``, at ``--connections`` levels: req/s, p50/p99, non-2xx, the
+  ratio to health, gunicorn's and PostgreSQL's CPU ms per request (see ``devtools/loadbench/wrk.py``).
+  ``python -m devtools.loadbench.flame`` splits a py-spy profile of the workers into named parts.
 - ``compare``: the scale-free check between two ``service`` (or ``mixed``) result files.
 
 Users log in before the measured window (``POST /api/v1/auth/token/``: one PBKDF2 hash
@@ -74,5 +78,5 @@ setup problem.
 package follow the run: ``dataset`` (ids picked up front), ``auth`` (logins and cached
 tokens), ``clients`` and ``actions`` (virtual users), ``phases``, ``stats`` and ``cpu``
 (measuring), ``servers`` (gunicorn), one module per mode (``mixed``, ``service``,
-``hot_slot``, ``compare``), ``results`` and ``cli``.
+``hot_slot``, ``compare``, ``wrk``), ``results`` and ``cli``.
 """

@@ -18,6 +18,8 @@ from devtools.loadbench.hot_slot import hot_slot_main
 from devtools.loadbench.mixed import mixed_main
 from devtools.loadbench.servers import servers
 from devtools.loadbench.service import service_main
+from devtools.loadbench.wrk import SERVER_OVERRIDES, check_endpoints, wrk_main
+from devtools.loadbench.wrk import add_arguments as add_wrk_arguments
 
 # The package docstring is the --help text: what each mode does and how to read the numbers.
 PACKAGE_DOC = loadbench.__doc__ or ""
@@ -126,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--repeat", type=positive_int, default=1, help="rounds, each on a new slot")
     h.add_argument("--keep-slot", action="store_true", help="do not cancel the slot afterwards")
 
+    w = sub.add_parser(
+        "wrk", parents=[common], help="each endpoint alone against health, driven by wrk (devtools/loadbench/wrk.py)"
+    )
+    add_wrk_arguments(w, int_list, positive_int, parse_mix, DEFAULT_MIX)
+
     c = sub.add_parser("compare", help="scale-free check: p50 of a full-size run vs a small one")
     c.add_argument("small", help="JSON of the run on the small (1%%) dataset")
     c.add_argument("full", help="JSON of the run on the full dataset")
@@ -145,6 +152,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.mode == "mixed" and args.saturation_levels is None:
         args.saturation_levels = [max(args.levels)]
+    if args.mode == "wrk":
+        problem = check_endpoints(args.endpoints) or (None if args.duration > 0 else "--duration must be above 0")
+        if problem or not args.connections:
+            say(problem or "wrk needs at least one --connections value")
+            return 2
+        if args.start_gunicorn:
+            os.environ.update(SERVER_OVERRIDES)  # servers.server_env copies the environment
     if args.mode == "hot-slot":
         ports = [args.port, args.port2 or args.port + 1]
         if args.clients < 1 or args.clients > 2000:
@@ -152,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     else:
         ports = [args.port]
-    runner = {"mixed": mixed_main, "service": service_main, "hot-slot": hot_slot_main}[args.mode]
+    runner = {"mixed": mixed_main, "service": service_main, "hot-slot": hot_slot_main, "wrk": wrk_main}[args.mode]
 
     def on_term(signum, frame):
         raise KeyboardInterrupt

@@ -407,6 +407,7 @@ class Generator:
     THEME_COLUMNS = (
         "id", "created_at", "updated_at", "merchant_id", "title", "description", "duration_minutes", "price",
         "currency", "min_party", "max_party", "cancellation_cutoff_hours", "is_active", "rating_avg", "review_count",
+        "merchant_city_upper", "merchant_approved",
     )  # fmt: skip
 
     def themes(self) -> Iterator[str]:
@@ -423,6 +424,9 @@ class Generator:
             phrase_list = phrases.split("|")
             subject = subjects[int(r() * len(subjects))]
             title = f"{ADJECTIVES[int(r() * len(ADJECTIVES))]} {subject} {kind}"
+            # The merchant's copies (Theme.merchant_city_upper, merchant_approved): the theme trigger
+            # recomputes them from the merchant row during the COPY too; the names are ASCII, so
+            # str.upper() is PostgreSQL's UPPER here.
             cname, _tz, currency = CITIES[st.merchant_city[m]]
             p1, p2 = rng.sample(phrase_list, 2)
             duration = durations[int(r() * len(durations))]
@@ -443,7 +447,8 @@ class Generator:
             cutoff = (0, 12, 24, 24, 48)[int(r() * 5)]
             yield (
                 f"{t}\t{ts(created)}\t{ts(created + int(r() * 30 * DAY))}\t{m + 1}\t{title}\t{description}\t"
-                f"{duration}\t{price}\t{currency}\t{min_party}\t{max_party}\t{cutoff}\t{'t' if active else 'f'}\t0\t0\n"
+                f"{duration}\t{price}\t{currency}\t{min_party}\t{max_party}\t{cutoff}\t{'t' if active else 'f'}\t0\t0\t"
+                f"{cname.upper()}\t{'t' if st.merchant_status[m] == MerchantStatus.APPROVED else 'f'}\n"
             )
 
     # slots ------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ def test_the_script_lists_its_modes():
     result = loadbench("--help")
 
     assert result.returncode == 0, result.stderr
-    for mode in ("mixed", "service", "hot-slot", "compare"):
+    for mode in ("mixed", "service", "hot-slot", "wrk", "compare"):
         assert mode in result.stdout
 
 

@@ -211,7 +211,7 @@ def test_re_approving_in_the_admin_sends_no_second_welcome(
     merchant.refresh_from_db()
     assert merchant.status == MerchantStatus.APPROVED
     assert (merchant.suspension_reason, merchant.suspended_at) == ("", None)
-    assert callbacks == []
+    assert [c for c in callbacks if getattr(c, "__name__", "") != "forget_user_cache_entry"] == []
     assert mailoutbox == []
 
 

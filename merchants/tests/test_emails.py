@@ -29,8 +29,9 @@ def test_approval_emails_the_owner_once_after_commit(pending, mailoutbox, django
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         merchant_approve(merchant=pending, by=admin)
     assert mailoutbox == []  # nothing leaves before the commit
-    assert len(callbacks) == 1
-    callbacks[0]()
+    queued = [c for c in callbacks if getattr(c, "__name__", "") != "forget_user_cache_entry"]  # accounts.user_cache
+    assert len(queued) == 1
+    queued[0]()
 
     assert len(mailoutbox) == 1
     message = mailoutbox[0]
@@ -72,7 +73,8 @@ def test_a_reapproval_after_a_suspension_sends_no_second_welcome(
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         merchant = merchant_approve(merchant=pending, by=admin)
 
-    assert callbacks == []  # nothing queued by the re-approval
+    # Nothing queued by the re-approval (the owner's cached API user is dropped, as on every save).
+    assert [c for c in callbacks if getattr(c, "__name__", "") != "forget_user_cache_entry"] == []
     assert [m.subject for m in mailoutbox] == [
         "Welcome to BookWise: Puzzle Works is approved",
         "Puzzle Works is suspended on BookWise",
