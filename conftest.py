@@ -88,6 +88,18 @@ def _media_root(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def _slots_start_two_days_ahead():
+    """Each test's factory slots start two days ahead, two hours apart (catalog.tests.factories.SlotFactory).
+
+    The sequence otherwise runs on across a worker's thousands of tests, and later slots landed
+    beyond the 12 months the theme page's calendar shows (a page without a book form).
+    """
+    from catalog.tests.factories import SlotFactory
+
+    SlotFactory.reset_sequence()
+
+
+@pytest.fixture(autouse=True)
 def _temporary_media(settings, _media_root):
     """Uploads (theme photos) go to a temporary folder on the filesystem: never into the repository or a bucket."""
     settings.MEDIA_ROOT = str(_media_root)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 from django.contrib.messages import constants
@@ -12,6 +13,7 @@ from django.db import connection
 from django.http import HttpResponse
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import UserFactory
@@ -32,7 +34,9 @@ def _cache_on(settings):
 @pytest.fixture
 def theme():
     theme = ThemeFactory(title="Vault of Secrets")
-    SlotFactory(theme=theme)
+    # Two days ahead, explicitly: the factory's sequence walks 2 h further per slot made in this process,
+    # and a slot more than 12 months out is past the theme page's calendar (no book form to look for).
+    SlotFactory(theme=theme, starts_at=(timezone.now() + timedelta(days=2)).replace(minute=0, second=0, microsecond=0))
     return theme
 
 
