@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Case, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.permissions import user_is_platform_admin
-from bookings.models import SETTLED_HOLDING_STATUSES, Booking, BookingStatus
+from bookings.models import SEAT_HOLDING_STATUSES, SETTLED_HOLDING_STATUSES, Booking, BookingStatus
 from catalog.models import BookingMode
 from merchants.permissions import managed_by_owner_q
 
@@ -106,17 +106,49 @@ def slot_participants(*, slot_id: int, now: datetime | None = None) -> QuerySet[
 
 def customer_unpaid_hold_count(*, customer_id: int, now: datetime | None = None) -> int:
     now = now or timezone.now()
-    return Booking.objects.filter(
-        customer_id=customer_id, status=BookingStatus.PENDING_PAYMENT, expires_at__gt=now
-    ).count()
+    return _customer_unpaid_holds(customer_id, now).count()
 
 
 def customer_free_upcoming_count(*, customer_id: int, now: datetime | None = None) -> int:
     """Free bookings the customer holds on slots that have not started (the BOOKING_MAX_FREE_HOLDS cap)."""
     now = now or timezone.now()
+    return _customer_free_upcoming(customer_id, now).count()
+
+
+def _customer_unpaid_holds(customer_id: int, now: datetime) -> QuerySet[Booking]:
+    return Booking.objects.filter(customer_id=customer_id, status=BookingStatus.PENDING_PAYMENT, expires_at__gt=now)
+
+
+def _customer_free_upcoming(customer_id: int, now: datetime) -> QuerySet[Booking]:
     return Booking.objects.filter(
         customer_id=customer_id, status=BookingStatus.CONFIRMED, amount=0, slot__starts_at__gt=now
-    ).count()
+    )
+
+
+def _count_subquery(qs: QuerySet[Booking]) -> Coalesce:
+    """`SELECT COUNT(*)` of `qs` as a scalar subquery (0 when nothing matches)."""
+    counted = qs.order_by().values("customer_id").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def join_recount_annotations(*, customer_id: int, now: datetime) -> dict[str, Subquery | Coalesce]:
+    """What a join counts under its locks, as annotations of one statement on the locked slot row.
+
+    `taken` is `seats_taken`, `unpaid_holds` `customer_unpaid_hold_count`, `free_upcoming`
+    `customer_free_upcoming_count`, and `existing_id` the customer's seat-holding booking on the slot
+    (None when there is none). bookings.services.booking_join reads them in the one statement it runs
+    after taking the customer and slot locks, so each is as fresh as a query of its own would be,
+    for one round trip instead of four.
+    """
+    existing = Booking.objects.filter(
+        slot_id=OuterRef("pk"), customer_id=customer_id, status__in=SEAT_HOLDING_STATUSES
+    ).values("pk")[:1]
+    return {
+        "taken": seats_taken_subquery(now),
+        "unpaid_holds": _count_subquery(_customer_unpaid_holds(customer_id, now)),
+        "free_upcoming": _count_subquery(_customer_free_upcoming(customer_id, now)),
+        "existing_id": Subquery(existing, output_field=IntegerField()),
+    }
 
 
 def booking_upcoming_q(now: datetime) -> Q:

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
@@ -44,7 +45,7 @@ from bookings.seating import SEND_GUARANTEED_TASK as SEND_GUARANTEED_TASK
 from bookings.seating import notify_confirmed as _notify_confirmed
 from bookings.seating import slot_closed_reason as _slot_closed_reason
 from bookings.seating import slot_stamp_guaranteed as slot_stamp_guaranteed
-from bookings.selectors import customer_free_upcoming_count, customer_unpaid_hold_count, seats_taken
+from bookings.selectors import join_recount_annotations, seats_taken
 from bookings.waitlist import (
     waitlist_active_exists,
     waitlist_booking_confirmed,
@@ -59,7 +60,6 @@ from bookwise.transactions import require_atomic
 from catalog.minimum import has_minimum, minimum_deadline
 from catalog.models import Slot, SlotStatus
 from catalog.services import slot_price_validate
-from merchants.models import Merchant
 from merchants.permissions import user_manages
 
 # Dispatched by name through bookwise.outbox: a services module imports no tasks module.
@@ -106,15 +106,17 @@ def _transition(
     promo_follow_transition(booking=booking, from_status=current, to_status=to, now=now)
 
 
-def _require_seats(*, slot: Slot, party_size: int, now: datetime) -> None:
+def _require_seats(*, slot: Slot, party_size: int, now: datetime, taken: int | None = None) -> None:
     """409 `slot_full` unless `party_size` seats are free on `slot` (a private one: unless it is empty).
 
     Caller holds the slot row lock, so the count is the one a join or a move may
     trust. seats_taken counts a private slot with a holding booking as full
-    (bookings.selectors).
+    (bookings.selectors). `taken`: that count, when the caller read it under the
+    same lock already (a join, in its recount statement).
     """
     require_atomic()
-    taken = seats_taken(slot_id=slot.pk, now=now)
+    if taken is None:
+        taken = seats_taken(slot_id=slot.pk, now=now)
     if is_private(slot.theme) and taken > 0:
         raise DomainError("slot_full", "This time is already booked privately by another group.")
     left = slot.capacity - taken
@@ -201,17 +203,25 @@ def _booking_join_locked(
         except Slot.DoesNotExist:
             raise DomainError("not_found", "No such slot.", http_status=404) from None
         theme = slot.theme
-        # Read the merchant again now that the slot is locked: the row joined above is as of the
-        # statement's start, and a suspension that held this slot's lock may have committed since
-        # (checkout.services.merchant_suspend locks the merchant's slots before listing bookings).
-        # The same statement (a new snapshot, after the lock) asks whether anyone queues on the slot:
-        # a party queued since cannot be overtaken by this join.
-        theme.merchant.status, queued = (
-            Merchant.objects.filter(pk=theme.merchant_id)
-            .annotate(queued=waitlist_active_exists(slot_id=slot.pk))
-            .values_list("status", "queued")
+        # One statement, a new snapshot taken after both locks, reads everything the join counts:
+        # - the merchant again: the row joined above is as of the statement's start, and a suspension
+        #   that held this slot's lock may have committed since (checkout.services.merchant_suspend
+        #   locks the merchant's slots before listing bookings);
+        # - whether anyone queues on the slot: a party queued since cannot be overtaken by this join;
+        # - the seats taken (trusted under the slot lock), the customer's unpaid holds and free upcoming
+        #   bookings (under the customer lock) and their booking on this slot, if any.
+        recount = (
+            Slot.objects.filter(pk=slot.pk)
+            .annotate(
+                merchant_status=F("theme__merchant__status"),
+                queued=waitlist_active_exists(slot_id=slot.pk),
+                **join_recount_annotations(customer_id=customer.pk, now=now),
+            )
+            .values("merchant_status", "queued", "taken", "unpaid_holds", "free_upcoming", "existing_id")
             .get()
         )
+        theme.merchant.status = recount["merchant_status"]
+        queued = recount["queued"]
         if queued and not queue_offered:
             raise _WaitlistPassFirst
 
@@ -220,11 +230,14 @@ def _booking_join_locked(
             raise DomainError("slot_closed", closed)
         price = booking_price(slot=slot, party_size=party_size, tickets=tickets)
 
-        existing = (
-            Booking.objects.select_for_update()
-            .filter(slot=slot, customer_id=customer.pk, status__in=SEAT_HOLDING_STATUSES)
-            .first()
-        )
+        existing = None
+        if recount["existing_id"] is not None:
+            # Rare: lock it, and look at it as it is now (a cancel may have committed since the recount).
+            existing = (
+                Booking.objects.select_for_update()
+                .filter(pk=recount["existing_id"], status__in=SEAT_HOLDING_STATUSES)
+                .first()
+            )
         if existing is not None:
             if _hold_ran_out(existing, now):
                 # The customer's own hold ran out but the sweep has not run yet.
@@ -242,17 +255,14 @@ def _booking_join_locked(
         is_free = price.amount - discount == 0
         # Both caps are counted under the customer row lock taken above, so parallel
         # joins of one customer (API, portal, several slots) cannot pass them together.
-        if not is_free and customer_unpaid_hold_count(customer_id=customer.pk, now=now) >= (
-            settings.BOOKING_MAX_UNPAID_HOLDS
-        ):
+        # A hold of the customer's own that ran out (expired just above) was not counted: expires_at <= now.
+        if not is_free and recount["unpaid_holds"] >= settings.BOOKING_MAX_UNPAID_HOLDS:
             raise DomainError(
                 "too_many_holds",
                 f"You already hold {settings.BOOKING_MAX_UNPAID_HOLDS} unpaid bookings: pay or cancel one first.",
             )
         # Free seats cost nothing to hoard: bound the free bookings held on slots still to come.
-        if is_free and customer_free_upcoming_count(customer_id=customer.pk, now=now) >= (
-            settings.BOOKING_MAX_FREE_HOLDS
-        ):
+        if is_free and recount["free_upcoming"] >= settings.BOOKING_MAX_FREE_HOLDS:
             cap = settings.BOOKING_MAX_FREE_HOLDS
             raise DomainError(
                 "too_many_holds",
@@ -261,9 +271,12 @@ def _booking_join_locked(
             )
 
         # Seats freed without an offer yet (a hold that ran out before the sweep) go to the waitlist first.
+        # The offers take seats: count again after them (None: `_require_seats` counts).
+        taken = recount["taken"]
         if queued:
             waitlist_offer_freed_seats(slot=slot, now=now)
-        _require_seats(slot=slot, party_size=price.party_size, now=now)
+            taken = None
+        _require_seats(slot=slot, party_size=price.party_size, now=now, taken=taken)
         if promo is not None:
             # The last lock of a join (customer > slot > bookings > promo code), held until it commits.
             promo_redeem(promo=promo, theme_id=theme.pk, currency=theme.currency, now=now)

@@ -1,8 +1,9 @@
 """What a join costs in round trips to PostgreSQL, and that the round trips cut kept their guarantees.
 
 Issue 15 removed from every join: the waitlist EXISTS run before the transaction (now one EXISTS read
-in the statement that re-reads the merchant under the slot lock) and the savepoint around the
-booking's INSERT. The guarantees stay tested in test_races.py, test_waitlist.py and test_promo.py.
+in the statement that re-reads the merchant under the slot lock), the savepoint around the booking's
+INSERT, and three counting statements (own booking, unpaid holds, seats: now read in that same
+statement, bookings.selectors.join_recount_annotations). The guarantees stay tested in test_races.py, test_waitlist.py and test_promo.py.
 """
 
 import pytest
@@ -23,7 +24,7 @@ def _statements(ctx) -> list[str]:
 
 
 @pytest.mark.django_db
-def test_a_paid_join_through_the_api_is_at_most_twelve_statements():
+def test_a_paid_join_through_the_api_is_at_most_nine_statements():
     slot = SlotFactory(capacity=5, theme__price=2000)
     client = bearer_client(UserFactory())
     with CaptureQueriesContext(connection) as ctx:
@@ -31,8 +32,12 @@ def test_a_paid_join_through_the_api_is_at_most_twelve_statements():
     assert response.status_code == 201
     sql = _statements(ctx)
     # The token's user (unless cached), the visible slot, then the transaction (a savepoint inside the test's):
-    # customer lock, slot lock, merchant + queue EXISTS, own booking, unpaid holds, seats, INSERT, audit INSERT.
-    assert len(sql) <= 12, "\n".join(sql)
+    # customer lock, slot lock, one recount (merchant, queue EXISTS, seats, unpaid holds, free bookings, own
+    # booking), INSERT, audit INSERT.
+    assert len(sql) <= 9, "\n".join(sql)
+    # One recount after the locks; no COUNT or SUM of bookings in a statement of its own.
+    assert sum('AS "unpaid_holds"' in s for s in sql) == 1
+    assert not [s for s in sql if s.startswith(("SELECT COUNT(*)", "SELECT COALESCE(SUM"))], sql
     assert sum(s.startswith("SAVEPOINT") for s in sql) == 1  # the join's own transaction, no savepoint inside it
     assert sum("bookings_waitlistentry" in s for s in sql) == 1
 

@@ -55,6 +55,7 @@ from devtools.loadbench.cpu import CpuProbe
 from devtools.loadbench.dataset import Dataset, load_dataset
 from devtools.loadbench.results import fmt_ms, fmt_num, machine_info, public_config, write_json
 from devtools.loadbench.servers import bench_secret_key
+from devtools.loadbench.stats import median_of
 
 LUA_DIR = Path(__file__).resolve().parent / "wrk"
 WRK_ENDPOINTS = ("health", "catalog", "theme", "slots", "my_bookings", "participants", "join", "mixed")
@@ -374,6 +375,8 @@ def print_table(conns: int, s: dict) -> None:
         if name == "health":
             continue
         ratio = "-" if r["ratio_to_health"] is None else f"{r['ratio_to_health']:.2f}"
+        if r.get("round_ratios"):
+            ratio += " [" + " ".join("-" if x is None else f"{x:.2f}" for x in r["round_ratios"]) + "]"
         if r.get("ratio_ok") is False:
             ratio += f" (target {r['ratio_target']})"
         say(
@@ -414,7 +417,7 @@ async def wrk_main(args: argparse.Namespace, base_urls: list[str], conn: psycopg
         [m for m, _ in ds.merchants] if needs_merchants else []
     )
     per_level = (args.duration + args.pause) * (2 * len([e for e in endpoints if e != "health"]) + 1) + 60
-    total = per_level * len(args.connections)
+    total = per_level * len(args.connections) * args.repeat
     if accounts:
         await authenticate(
             [base], accounts, password=args.password, cache=cache, concurrency=args.login_concurrency,
@@ -427,36 +430,23 @@ async def wrk_main(args: argparse.Namespace, base_urls: list[str], conn: psycopg
     probe = CpuProbe(list(getattr(args, "server_pids", []) or []) + list(args.server_pid or []), conn)
     n_customers = len([a for a in ds.customers if a.access])
     results: dict[int, list[dict]] = {}
+    rounds: dict[int, list[list[dict]]] = {}
     for conns in args.connections:
-        say(f"-- {conns} connections, {args.duration:g} s per run")
-        runs: list[dict] = []
-        sequence = ["health"]
-        for e in endpoints:
-            if e != "health":
-                sequence += [e, "health"]
-        for e in sequence:
-            offset = 0
-            if e == "join":
-                # Enough fresh pairs for a generous rate; each run starts where the last one stopped.
-                offset = next_join_offset(directory, int(args.duration * 2000))
-                if n_customers * len(ds.join_slots) < offset + args.duration * 2000:
-                    say("   note: (customer, slot) pairs start repeating: expect already_booked")
-            cmd = wrk_command(args, base, e, conns, files, offset)
-            if runs and args.pause > 0:
-                # Requests still queued in the listen backlog when wrk stopped would run into this run.
-                await drain(base, args.pause)
-            r = await run_wrk(cmd, probe, timeout=args.duration + args.timeout + 30)
-            r["endpoint"], r["connections"] = e, conns
-            say(describe(e, conns, r))
-            runs.append(r)
-        results[conns] = runs
-    summary = {c: summarise(runs) for c, runs in results.items()}
+        rounds[conns] = []
+        for rnd in range(args.repeat):
+            say(f"-- {conns} connections, {args.duration:g} s per run, round {rnd + 1} of {args.repeat}")
+            rounds[conns].append(await _one_round(args, base, endpoints, conns, files, probe, n_customers, ds))
+        results[conns] = [r for runs in rounds[conns] for r in runs]
+    per_round = {c: [summarise(runs) for runs in rs] for c, rs in rounds.items()}
+    summary = {c: median_summary(rs) for c, rs in per_round.items()}
     say()
     say("## wrk: each endpoint alone, against health in the same run")
+    if args.repeat > 1:
+        say(f"(medians of {args.repeat} rounds; per-round ratios in brackets)")
     for c in args.connections:
         print_table(c, summary[c])
     bad = 0
-    for s in summary.values():
+    for s in (r for rs in per_round.values() for r in rs):
         for name, r in s.items():
             if name == "health":
                 continue
@@ -476,12 +466,101 @@ async def wrk_main(args: argparse.Namespace, base_urls: list[str], conn: psycopg
             "machine": machine_info(conn),
             "dataset": ds.sizes,
             "summary": summary,
+            "rounds": per_round,
             "runs": results,
         },
     )
     if bad:
         say(f"{bad} runs had unexpected statuses or socket errors (see the JSON)")
     return 1 if bad else 0
+
+
+async def _one_round(
+    args: argparse.Namespace,
+    base: str,
+    endpoints: list[str],
+    conns: int,
+    files: Files,
+    probe: CpuProbe,
+    n_customers: int,
+    ds: Dataset,
+) -> list[dict]:
+    """health, then every endpoint followed by health again: one round's wrk runs."""
+    runs: list[dict] = []
+    sequence = ["health"]
+    for e in endpoints:
+        if e != "health":
+            sequence += [e, "health"]
+    for e in sequence:
+        offset = 0
+        if e == "join":
+            # Enough fresh pairs for a generous rate; each run starts where the last one stopped.
+            offset = next_join_offset(Path(args.wrk_dir), int(args.duration * 2000))
+            if n_customers * len(ds.join_slots) < offset + args.duration * 2000:
+                say("   note: (customer, slot) pairs start repeating: expect already_booked")
+        cmd = wrk_command(args, base, e, conns, files, offset)
+        if runs and args.pause > 0:
+            # Requests still queued in the listen backlog when wrk stopped would run into this run.
+            await drain(base, args.pause)
+        r = await run_wrk(cmd, probe, timeout=args.duration + args.timeout + 30)
+        r["endpoint"], r["connections"] = e, conns
+        say(describe(e, conns, r))
+        runs.append(r)
+    return runs
+
+
+_MEDIAN_FIELDS = (
+    "rps",
+    "p50_ms",
+    "p99_ms",
+    "ratio_to_health",
+    "app_cpu_ms_per_request",
+    "db_cpu_ms_per_request",
+    "health_before_rps",
+    "health_after_rps",
+)
+
+
+def median_summary(rounds: list[dict]) -> dict:
+    """Per endpoint, the median of each figure over the rounds (the ratio: median of the per-round ratios).
+
+    Each round's ratio is taken against the health runs beside it in that round, so a noisy
+    stretch moves both; `round_ratios` and `round_rps` keep every round's figure. Counts
+    (non-2xx, statuses, error codes) are summed.
+    """
+    if len(rounds) == 1:
+        return rounds[0]
+    out: dict = {}
+    for name in rounds[0]:
+        rows = [r[name] for r in rounds if name in r]
+        if name == "health":
+            rps = [r["rps"] for r in rows]
+            out[name] = {
+                "rps": median_of(rps),
+                "runs": sum(r["runs"] for r in rows),
+                "min_rps": min(r["min_rps"] for r in rows),
+                "max_rps": max(r["max_rps"] for r in rows),
+                "app_cpu_ms_per_request": median_of([r.get("app_cpu_ms_per_request") for r in rows]),
+            }
+            continue
+        row = dict(rows[0])
+        for key in _MEDIAN_FIELDS:
+            row[key] = median_of([r.get(key) for r in rows])
+        row["non_2xx"] = sum(r["non_2xx"] for r in rows)
+        row["round_ratios"] = [r.get("ratio_to_health") for r in rows]
+        row["round_rps"] = [r["rps"] for r in rows]
+        statuses: dict = {}
+        codes: dict = {}
+        for r in rows:
+            for k, v in (r.get("statuses") or {}).items():
+                statuses[k] = statuses.get(k, 0) + v
+            for k, v in (r.get("codes") or {}).items():
+                codes[k] = codes.get(k, 0) + v
+        row["statuses"], row["codes"] = statuses, codes
+        if row.get("ratio_target") is not None and row["ratio_to_health"] is not None:
+            row["ratio_ok"] = row["ratio_to_health"] >= row["ratio_target"]
+        out[name] = row
+    return out
 
 
 def wrk_token_scope(args: argparse.Namespace, base_url: str) -> str:
@@ -496,6 +575,12 @@ def wrk_token_scope(args: argparse.Namespace, base_url: str) -> str:
 def add_arguments(w: argparse.ArgumentParser, int_list, positive_int, parse_mix, default_mix: str) -> None:
     w.add_argument("--connections", type=int_list, default=[32, 128], help="wrk -c levels (default 32,128)")
     w.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run (default 10)")
+    w.add_argument(
+        "--repeat",
+        type=positive_int,
+        default=1,
+        help="rounds of the whole sequence per level; the table shows medians (default 1)",
+    )
     w.add_argument(
         "--endpoints",
         type=lambda t: [e for e in (x.strip() for x in t.split(",")) if e],

@@ -12,6 +12,7 @@ from devtools.loadbench.wrk import (
     coprime_slots,
     duration_us,
     join_lines,
+    median_summary,
     parse_wrk_output,
     ratio_to_health,
     summarise,
@@ -111,6 +112,27 @@ def test_a_level_is_summarised_with_each_endpoints_ratio_and_target():
     assert s["mixed"]["ratio_ok"] is False  # target 0.4
     assert s["health"]["rps"] == pytest.approx(1000.0)
     assert s["health"]["runs"] == 3
+
+
+def test_repeated_rounds_report_the_median_of_each_rounds_ratio():
+    rounds = [
+        summarise([run("health", 1000.0), run("catalog", 300.0), run("health", 1000.0)]),
+        summarise([run("health", 500.0), run("catalog", 200.0), run("health", 500.0)]),  # a noisy round
+        summarise([run("health", 1000.0), run("catalog", 350.0), run("health", 1000.0)]),
+    ]
+    rounds[1]["catalog"]["non_2xx"] = 2
+
+    m = median_summary(rounds)
+
+    # Each round against its own health: 0.30, 0.40, 0.35; the median of those, not 250/1000.
+    assert m["catalog"]["round_ratios"] == pytest.approx([0.3, 0.4, 0.35])
+    assert m["catalog"]["ratio_to_health"] == pytest.approx(0.35)
+    assert m["catalog"]["rps"] == pytest.approx(300.0)
+    assert m["catalog"]["ratio_ok"] is False  # target 0.5
+    assert m["catalog"]["non_2xx"] == 2
+    assert m["health"]["rps"] == pytest.approx(1000.0)
+    assert m["health"]["runs"] == 6
+    assert median_summary(rounds[:1]) is rounds[0]
 
 
 def test_join_pairs_do_not_repeat_and_spread_over_customers_and_slots():
