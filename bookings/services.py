@@ -17,11 +17,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -56,6 +57,7 @@ from bookings.waitlist import (
 from bookwise import outbox
 from bookwise.errors import DomainError, InvalidInput
 from bookwise.money import format_money
+from bookwise.sql_shapes import values_rows
 from bookwise.transactions import require_atomic
 from catalog.minimum import has_minimum, minimum_deadline
 from catalog.models import Slot, SlotStatus
@@ -181,6 +183,24 @@ def booking_join(
     raise AssertionError("unreachable: the second attempt never raises _WaitlistPassFirst")
 
 
+def _customer_lock_query(*, customer_id: int) -> QuerySet[Any]:
+    return get_user_model().objects.select_for_update().filter(pk=customer_id).values("pk")
+
+
+def _join_recount_query(*, slot_id: int, customer_id: int, now: datetime) -> QuerySet[Any]:
+    """The statement a join reads its counts with, after its customer and slot locks (see below)."""
+    return (
+        Slot.objects.filter(pk=slot_id)
+        .annotate(
+            merchant_status=F("theme__merchant__status"),
+            queued=waitlist_active_exists(slot_id=slot_id),
+            **join_recount_annotations(customer_id=customer_id, now=now),
+        )
+        # The plugin cannot see annotations passed as **kwargs.
+        .values("merchant_status", "queued", "taken", "unpaid_holds", "free_upcoming", "existing_id")  # type: ignore[misc]
+    )
+
+
 def _booking_join_locked(
     *,
     slot_id: int,
@@ -195,7 +215,8 @@ def _booking_join_locked(
     with transaction.atomic():
         # The customer row lock serialises one customer's joins, so the
         # unpaid-holds limit cannot be passed by joining many slots at once.
-        get_user_model().objects.select_for_update().only("pk").get(pk=customer.pk)
+        if not values_rows(("booking_join", "customer_lock"), _customer_lock_query, customer_id=customer.pk):
+            raise get_user_model().DoesNotExist
         try:
             slot = (
                 Slot.objects.select_for_update(of=("self",)).select_related("theme", "theme__merchant").get(pk=slot_id)
@@ -210,15 +231,9 @@ def _booking_join_locked(
         # - whether anyone queues on the slot: a party queued since cannot be overtaken by this join;
         # - the seats taken (trusted under the slot lock), the customer's unpaid holds and free upcoming
         #   bookings (under the customer lock) and their booking on this slot, if any.
-        recount = (
-            Slot.objects.filter(pk=slot.pk)
-            .annotate(
-                merchant_status=F("theme__merchant__status"),
-                queued=waitlist_active_exists(slot_id=slot.pk),
-                **join_recount_annotations(customer_id=customer.pk, now=now),
-            )
-            .values("merchant_status", "queued", "taken", "unpaid_holds", "free_upcoming", "existing_id")
-            .get()
+        # Its SQL is compiled once per process (bookwise.sql_shapes): a join's hottest statement.
+        (recount,) = values_rows(
+            ("booking_join", "recount"), _join_recount_query, slot_id=slot.pk, customer_id=customer.pk, now=now
         )
         theme.merchant.status = recount["merchant_status"]
         queued = recount["queued"]

@@ -3,7 +3,8 @@
 Issue 15 removed from every join: the waitlist EXISTS run before the transaction (now one EXISTS read
 in the statement that re-reads the merchant under the slot lock), the savepoint around the booking's
 INSERT, and three counting statements (own booking, unpaid holds, seats: now read in that same
-statement, bookings.selectors.join_recount_annotations). The guarantees stay tested in test_races.py, test_waitlist.py and test_promo.py.
+statement, bookings.selectors.join_recount_annotations). The guarantees stay tested in test_races.py,
+test_waitlist.py and test_promo.py.
 """
 
 import pytest
