@@ -424,9 +424,10 @@ async def wrk_main(args: argparse.Namespace, base_urls: list[str], conn: psycopg
             timeout=args.timeout,
         )  # fmt: skip
         if total > 14 * 60:
-            say(f"note: the runs take about {total / 60:.0f} min, longer than an access token lives (15 min)")
-        await keep_tokens_fresh([base], accounts, seconds=total, password=args.password, cache=cache, timeout=30)
-    files = write_files(directory, ds, ["health", *[e for e in endpoints if e != "health"]], args.mix, args.seed)
+            say(f"note: the runs take about {total / 60:.0f} min: tokens are refreshed before each round")
+        await keep_tokens_fresh([base], accounts, seconds=per_level, password=args.password, cache=cache, timeout=30)
+    file_names = ["health", *[e for e in endpoints if e != "health"]]
+    files = write_files(directory, ds, file_names, args.mix, args.seed)
     probe = CpuProbe(list(getattr(args, "server_pids", []) or []) + list(args.server_pid or []), conn)
     n_customers = len([a for a in ds.customers if a.access])
     results: dict[int, list[dict]] = {}
@@ -434,6 +435,15 @@ async def wrk_main(args: argparse.Namespace, base_urls: list[str], conn: psycopg
     for conns in args.connections:
         rounds[conns] = []
         for rnd in range(args.repeat):
+            if accounts and (conns, rnd) != (args.connections[0], 0):
+                # The request files carry access tokens, which live 15 minutes: refresh (outside the measured
+                # runs) those that would expire during this round, and write the files again if any did.
+                held = [a.access for a in accounts]
+                await keep_tokens_fresh(
+                    [base], accounts, seconds=per_level, password=args.password, cache=cache, timeout=30
+                )
+                if [a.access for a in accounts] != held:
+                    files = write_files(directory, ds, file_names, args.mix, args.seed)
             say(f"-- {conns} connections, {args.duration:g} s per run, round {rnd + 1} of {args.repeat}")
             rounds[conns].append(await _one_round(args, base, endpoints, conns, files, probe, n_customers, ds))
         results[conns] = [r for runs in rounds[conns] for r in runs]
