@@ -120,7 +120,7 @@ def _servable_slot(user, pk: int) -> Slot:
     return get_object_or_404(
         Slot.objects.select_related("theme", "theme__merchant")
         # Only what the participants view reads: the merchant's ownership rule (user_serves_kept_bookings)
-        # and the slot's pk. About 90 columns fewer to compile and send (docs/perf/APP_TIER.md).
+        # and the slot's pk. About 90 columns fewer to compile and send (docs/perf/SQL_COMPILE.md).
         .only(*_SERVABLE_SLOT_FIELDS)
         .filter(pk=pk)
         .filter(

@@ -53,6 +53,7 @@ class _Shape:
     sql: str
     params: tuple[Any, ...]
     places: tuple[tuple[int, str], ...]  # (parameter index, value name)
+    kinds: tuple[tuple[str, type], ...]  # each value's type when compiled: later calls must match
     names: tuple[str, ...]
     converters: tuple[tuple[int, tuple[list[Any], Any]], ...]  # Django's: (column, (functions, expression))
     model: type[Model]
@@ -63,7 +64,17 @@ _shapes: dict[Hashable, _Shape] = {}
 _compile_lock = threading.Lock()
 
 
+def _check(key: Hashable, values: dict[str, Any], kinds: tuple[tuple[str, type], ...] | None = None) -> None:
+    """Values the ORM would have converted or refused are refused here: the SQL takes them as they are."""
+    for name, value in values.items():
+        if isinstance(value, datetime) and value.tzinfo is None:
+            raise TypeError(f"sql_shapes {key!r}: {name} is a naive datetime")
+    if kinds is not None and (len(kinds) != len(values) or any(type(values.get(n)) is not k for n, k in kinds)):
+        raise TypeError(f"sql_shapes {key!r}: values {sorted(values)} do not match the compiled {dict(kinds)}")
+
+
 def _compile(key: Hashable, build: Callable[..., QuerySet[Any]], values: dict[str, Any]) -> _Shape:
+    _check(key, values)
     sentinels = {name: _sentinel(type(value), i) for i, (name, value) in enumerate(values.items())}
     qs = build(**sentinels)
     if qs._iterable_class is not ValuesIterable:
@@ -94,6 +105,7 @@ def _compile(key: Hashable, build: Callable[..., QuerySet[Any]], values: dict[st
         sql=sql,
         params=tuple(params),
         places=places,
+        kinds=tuple((name, type(value)) for name, value in values.items()),
         names=tuple(names),
         converters=tuple(compiler.get_converters(fields).items()),
         model=qs.model,
@@ -111,6 +123,7 @@ def values_rows(key: Hashable, build: Callable[..., QuerySet[Any]], **values: An
         with _compile_lock:
             shape = _shapes.get(key) or _compile(key, build, values)
             _shapes[key] = shape
+    _check(key, values, shape.kinds)
     params = list(shape.params)
     for index, name in shape.places:
         params[index] = values[name]

@@ -132,6 +132,19 @@ def test_values_that_would_change_the_statement_belong_in_the_key():
 
 
 @pytest.mark.django_db
+def test_later_calls_must_pass_the_same_kinds_of_values_and_aware_datetimes():
+    now = timezone.now()
+    values = {"joined_after": now, "other_than": "x", "min_id": 1}
+    sql_shapes.values_rows("users", _users, **values)
+    with pytest.raises(TypeError, match="naive"):
+        sql_shapes.values_rows("users", _users, **{**values, "joined_after": now.replace(tzinfo=None)})
+    with pytest.raises(TypeError, match="do not match"):
+        sql_shapes.values_rows("users", _users, **{**values, "min_id": "1"})
+    with pytest.raises(TypeError, match="do not match"):
+        sql_shapes.values_rows("users", _users, joined_after=now, other_than="x")
+
+
+@pytest.mark.django_db
 def test_only_values_querysets():
     with pytest.raises(ImproperlyConfigured, match="values"):
         sql_shapes.values_rows("models", lambda *, pk: User.objects.filter(pk=pk), pk=1)
